@@ -1,0 +1,117 @@
+#pragma once
+// The Fanion-family optimizer (DESIGN.md §1–§2, paper eq. 4):
+//
+//   B <- momentum buffer update,  M <- effective gradient (MomentumKind),
+//   X <- X * (1 - lr * weight_decay) - lr * scale(m, n) * d(M)
+//
+// d is any fanion::Direction (Muon, Neon, Fanion-k, F-/S- combinations, ...). Parameters
+// that are not matrices (rank < 2), and whole groups marked use_adamw, are updated by an
+// auxiliary AdamW inside the same optimizer, as users of Muon expect.
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/archive.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fanion/directions.h"
+
+namespace fanion::optim {
+
+/// How the effective gradient M is formed from the gradient g and the buffer B.
+enum class MomentumKind {
+  kNone,         ///< M = g
+  kHeavyBall,    ///< B = beta B + g,        M = B
+  kNesterov,     ///< B = beta B + g,        M = g + beta B   (PyTorch SGD nesterov=True, Muon)
+  kNesterovEq4,  ///< B = beta B + (1-beta) g, M = g + beta B (the paper's eq. 4, literally)
+};
+
+/// Factor applied to the whole direction of an m x n matrix (DESIGN.md §2).
+enum class ShapeScale {
+  kNone,           ///< 1
+  kMuon,           ///< sqrt(max(1, m / n)) (Keller Jordan's Muon, the paper's GPT runs)
+  kSpectral,       ///< sqrt(m / n)
+  kMatchRmsAdamW,  ///< 0.2 * sqrt(max(m, n))
+};
+
+/// What a step does with a NaN/Inf gradient (DESIGN.md §5).
+enum class NonFinitePolicy {
+  kError,  ///< refuse the whole step, naming the parameter; nothing is changed
+  kSkip,   ///< leave that parameter and its state untouched, update the others
+};
+
+struct FanionOptions : public torch::optim::OptimizerCloneableOptions<FanionOptions> {
+  FanionOptions(double lr = 0.02) : lr_(lr) {}  // NOLINT: implicit like torch's options
+  TORCH_ARG(double, lr) = 0.02;
+  TORCH_ARG(Direction, direction) = Direction::muon();
+  TORCH_ARG(double, momentum) = 0.95;
+  TORCH_ARG(MomentumKind, momentum_kind) = MomentumKind::kNesterov;
+  /// Decoupled: X <- X (1 - lr * weight_decay).
+  TORCH_ARG(double, weight_decay) = 0.0;
+  TORCH_ARG(ShapeScale, shape_scale) = ShapeScale::kNone;
+  /// Before each update rescale the weight to Frobenius norm sqrt(rows), as the paper's
+  /// CIFAR-10 airbench runs do (Appendix F).
+  TORCH_ARG(bool, normalize_weights) = false;
+  /// Dtype the direction is computed in; nullopt: fp64 stays fp64, else fp32.
+  TORCH_ARG(std::optional<at::ScalarType>, compute_dtype) = std::nullopt;
+  TORCH_ARG(NonFinitePolicy, on_nonfinite) = NonFinitePolicy::kError;
+
+  // --- the auxiliary AdamW ---
+  /// Every parameter of this group goes to AdamW with `lr` as its learning rate
+  /// (embeddings, heads, gains: the user's choice, as with Muon's use_muon=False groups).
+  TORCH_ARG(bool, use_adamw) = false;
+  /// Parameters of rank < 2 in a Fanion group go to AdamW (with adamw_lr); when false they
+  /// are rejected with an error naming them.
+  TORCH_ARG(bool, adamw_for_non_matrix) = true;
+  TORCH_ARG(double, adamw_lr) = 3e-4;
+  TORCH_ARG(double, adamw_beta1) = 0.9;
+  TORCH_ARG(double, adamw_beta2) = 0.95;
+  TORCH_ARG(double, adamw_eps) = 1e-8;
+  TORCH_ARG(double, adamw_weight_decay) = 0.0;
+
+ public:
+  double get_lr() const override { return lr(); }
+  void set_lr(const double lr) override { this->lr(lr); }
+  /// Throws std::invalid_argument with the option's name and value.
+  void validate() const;
+};
+
+struct FanionParamState
+    : public torch::optim::OptimizerCloneableParamState<FanionParamState> {
+  TORCH_ARG(int64_t, step) = 0;
+  TORCH_ARG(at::Tensor, momentum_buffer);  ///< Fanion parameters
+  TORCH_ARG(at::Tensor, exp_avg);          ///< AdamW parameters
+  TORCH_ARG(at::Tensor, exp_avg_sq);
+  TORCH_ARG(DirectionState, direction_state);  ///< warm starts of iterative solvers
+};
+
+/// The effective gradient M for one step; updates `buffer` (created on first use).
+/// Pure apart from the buffer it is handed: never touches `grad`.
+at::Tensor effective_gradient(MomentumKind kind, double beta, const at::Tensor& grad,
+                              at::Tensor& buffer);
+
+/// The factor of ShapeScale for the matrix view of `param`.
+double shape_scale_factor(ShapeScale rule, const at::Tensor& param);
+
+class Fanion : public torch::optim::Optimizer {
+ public:
+  explicit Fanion(std::vector<torch::optim::OptimizerParamGroup> param_groups,
+                  FanionOptions defaults = {});
+  explicit Fanion(std::vector<at::Tensor> params, FanionOptions defaults = {});
+
+  at::Tensor step(LossClosure closure = nullptr) override;
+  /// Saves every parameter's state by position, and each group's lr: load then step
+  /// continues the uninterrupted trajectory bit for bit.
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+  /// Names ("group g, param i [shape]") of parameters the last step skipped (kSkip policy).
+  const std::vector<std::string>& last_skipped() const { return last_skipped_; }
+
+ private:
+  void check_groups() const;
+  FanionParamState& state_for(const at::Tensor& p);
+  std::vector<std::string> last_skipped_;
+};
+
+}  // namespace fanion::optim

@@ -1,0 +1,60 @@
+#pragma once
+// Polar factor U V^T of M = U S V^T (the Muon direction, paper eq. 7).
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fanion/solvers/status.h"
+
+namespace fanion {
+
+enum class PolarMethod {
+  kExact,           ///< SVD in fp64: the reference, and the choice for small matrices
+  kNewtonSchulz,    ///< a coefficient table run by one Newton–Schulz routine
+};
+
+/// One Newton–Schulz step X <- a X + b (X X^T) X + c (X X^T)^2 X.
+struct NewtonSchulzCoefficients {
+  double a, b, c;
+};
+
+/// Per-step coefficient tables (DESIGN.md §3). The last row repeats when the table is
+/// shorter than the requested number of steps.
+struct NewtonSchulzSchedule {
+  std::string name;
+  std::vector<NewtonSchulzCoefficients> steps;
+  /// Keller Jordan's quintic (3.4445, -4.7750, 2.0315): fast, converges to singular values
+  /// in roughly [0.7, 1.2], not to the exact polar factor.
+  static NewtonSchulzSchedule quintic();
+  /// The classic cubic (1.5, -0.5, 0): the paper's Table 2 reference, converges exactly.
+  static NewtonSchulzSchedule cubic();
+};
+
+struct PolarOptions {
+  PolarMethod method = PolarMethod::kNewtonSchulz;
+  NewtonSchulzSchedule schedule = NewtonSchulzSchedule::quintic();
+  int64_t steps = 5;  ///< Newton–Schulz steps
+  /// Dtype of the iteration; nullopt means the dtype of the input.
+  std::optional<at::ScalarType> dtype;
+  /// Singular values at or below rel_rank_tol * sigma_1 count as zero in the exact path.
+  double rel_rank_tol = 1e-12;
+
+  PolarOptions& set_method(PolarMethod m) { method = m; return *this; }
+  PolarOptions& set_steps(int64_t s) { steps = s; return *this; }
+  PolarOptions& set_schedule(NewtonSchulzSchedule s) { schedule = std::move(s); return *this; }
+  PolarOptions& set_dtype(std::optional<at::ScalarType> d) { dtype = d; return *this; }
+
+  static PolarOptions exact() { return PolarOptions{}.set_method(PolarMethod::kExact); }
+};
+
+struct PolarResult {
+  at::Tensor Q;  ///< same shape and dtype as the input
+  SolverStats stats;
+};
+
+/// Polar factor of a 2-D tensor. Never mutates M. A zero matrix gives zeros.
+PolarResult polar_factor(const at::Tensor& M, const PolarOptions& options = {});
+
+}  // namespace fanion
