@@ -80,6 +80,7 @@ class Direction {
   void validate() const;
 
  private:
+  static Direction of(DirectionTerm term);
   std::vector<DirectionTerm> terms_;
 };
 

@@ -1,0 +1,321 @@
+#include "fanion/optim/fanion.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/string_utils.h>
+#include <torch/serialize/archive.h>
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "fanion/matrix.h"
+
+namespace fanion::optim {
+namespace {
+
+template <typename T>
+[[noreturn]] void bad_option(const char* name, T value, const char* rule) {
+  std::ostringstream os;
+  os << "fanion::optim::Fanion: invalid option " << name << " = " << value << " (" << rule << ")";
+  throw std::invalid_argument(os.str());
+}
+
+std::string param_name(size_t group, size_t index, const at::Tensor& p) {
+  return "group " + std::to_string(group) + ", param " + std::to_string(index) + " " +
+         shape_string(p);
+}
+
+bool goes_to_adamw(const FanionOptions& o, const at::Tensor& p) {
+  return o.use_adamw() || p.dim() < 2;
+}
+
+void adamw_update(const FanionOptions& o, double lr, const at::Tensor& p, const at::Tensor& g,
+                  FanionParamState& s) {
+  if (!s.exp_avg().defined()) {
+    s.exp_avg(at::zeros_like(p));
+    s.exp_avg_sq(at::zeros_like(p));
+  }
+  s.step(s.step() + 1);
+  const double b1 = o.adamw_beta1(), b2 = o.adamw_beta2();
+  p.mul_(1.0 - lr * o.adamw_weight_decay());
+  s.exp_avg().mul_(b1).add_(g, 1.0 - b1);
+  s.exp_avg_sq().mul_(b2).addcmul_(g, g, 1.0 - b2);
+  const double bias1 = 1.0 - std::pow(b1, static_cast<double>(s.step()));
+  const double bias2 = 1.0 - std::pow(b2, static_cast<double>(s.step()));
+  auto denom = (s.exp_avg_sq().sqrt() / std::sqrt(bias2)).add_(o.adamw_eps());
+  p.addcdiv_(s.exp_avg(), denom, -lr / bias1);
+}
+
+void fanion_update(const FanionOptions& o, const at::Tensor& p, const at::Tensor& g,
+                   FanionParamState& s) {
+  at::Tensor buffer = s.momentum_buffer();
+  const at::Tensor M = effective_gradient(o.momentum_kind(), o.momentum(), g, buffer);
+  s.momentum_buffer(buffer);
+  if (o.normalize_weights()) {
+    // airbench: w <- w * sqrt(rows) / ||w||_F before the step; a zero weight stays zero.
+    p.mul_(std::sqrt(static_cast<double>(p.size(0))) /
+           p.norm().clamp_min(std::numeric_limits<float>::min()));
+  }
+  at::Tensor d = o.direction().apply(M, &s.direction_state(), o.compute_dtype());
+  if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());
+  p.add_(d, -o.lr() * shape_scale_factor(o.shape_scale(), p));
+  s.step(s.step() + 1);
+}
+
+}  // namespace
+
+void FanionOptions::validate() const {
+  if (!(lr() >= 0.0) || !std::isfinite(lr())) bad_option("lr", lr(), "must be finite and >= 0");
+  if (!(momentum() >= 0.0 && momentum() < 1.0)) bad_option("momentum", momentum(), "must be in [0, 1)");
+  if (!(weight_decay() >= 0.0) || !std::isfinite(weight_decay())) {
+    bad_option("weight_decay", weight_decay(), "must be finite and >= 0");
+  }
+  if (!(adamw_lr() >= 0.0) || !std::isfinite(adamw_lr())) {
+    bad_option("adamw_lr", adamw_lr(), "must be finite and >= 0");
+  }
+  if (!(adamw_beta1() >= 0.0 && adamw_beta1() < 1.0)) {
+    bad_option("adamw_beta1", adamw_beta1(), "must be in [0, 1)");
+  }
+  if (!(adamw_beta2() >= 0.0 && adamw_beta2() < 1.0)) {
+    bad_option("adamw_beta2", adamw_beta2(), "must be in [0, 1)");
+  }
+  if (!(adamw_eps() >= 0.0)) bad_option("adamw_eps", adamw_eps(), "must be >= 0");
+  if (!(adamw_weight_decay() >= 0.0) || !std::isfinite(adamw_weight_decay())) {
+    bad_option("adamw_weight_decay", adamw_weight_decay(), "must be finite and >= 0");
+  }
+  try {
+    direction().validate();
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("fanion::optim::Fanion: invalid option direction: ") +
+                                e.what());
+  }
+}
+
+at::Tensor effective_gradient(MomentumKind kind, double beta, const at::Tensor& grad,
+                              at::Tensor& buffer) {
+  switch (kind) {
+    case MomentumKind::kNone:
+      return grad;
+    case MomentumKind::kHeavyBall:
+    case MomentumKind::kNesterov:
+      if (!buffer.defined()) {
+        buffer = grad.clone();  // = beta * 0 + g, as torch.optim.SGD
+      } else {
+        buffer.mul_(beta).add_(grad);
+      }
+      return kind == MomentumKind::kHeavyBall ? buffer : grad.add(buffer, beta);
+    case MomentumKind::kNesterovEq4:
+      if (!buffer.defined()) buffer = at::zeros_like(grad);
+      buffer.mul_(beta).add_(grad, 1.0 - beta);
+      return grad.add(buffer, beta);
+  }
+  throw std::invalid_argument("fanion: unknown momentum kind");
+}
+
+double shape_scale_factor(ShapeScale rule, const at::Tensor& param) {
+  const at::Tensor mat = as_matrix(param);
+  const double m = static_cast<double>(mat.size(0)), n = static_cast<double>(mat.size(1));
+  switch (rule) {
+    case ShapeScale::kNone: return 1.0;
+    case ShapeScale::kMuon: return std::sqrt(std::max(1.0, m / n));
+    case ShapeScale::kSpectral: return std::sqrt(m / n);
+    case ShapeScale::kMatchRmsAdamW: return 0.2 * std::sqrt(std::max(m, n));
+  }
+  return 1.0;
+}
+
+Fanion::Fanion(std::vector<torch::optim::OptimizerParamGroup> param_groups,
+               FanionOptions defaults)
+    : torch::optim::Optimizer(std::move(param_groups),
+                              std::make_unique<FanionOptions>(defaults)) {
+  defaults.validate();
+  check_groups();
+}
+
+Fanion::Fanion(std::vector<at::Tensor> params, FanionOptions defaults)
+    : Fanion(std::vector<torch::optim::OptimizerParamGroup>{
+                 torch::optim::OptimizerParamGroup(std::move(params))},
+             std::move(defaults)) {}
+
+void Fanion::check_groups() const {
+  for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    const auto& o = static_cast<const FanionOptions&>(param_groups_[gi].options());
+    o.validate();
+    const auto& params = param_groups_[gi].params();
+    for (size_t pi = 0; pi < params.size(); ++pi) {
+      const auto& p = params[pi];
+      if (p.is_complex()) {
+        throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+                                    " is complex; complex parameters are not supported");
+      }
+      if (p.dim() < 2 && !o.use_adamw() && !o.adamw_for_non_matrix()) {
+        throw std::invalid_argument(
+            "fanion::optim::Fanion: " + param_name(gi, pi, p) +
+            " is not a matrix and adamw_for_non_matrix is false; put it in a use_adamw group");
+      }
+    }
+  }
+}
+
+FanionParamState& Fanion::state_for(const at::Tensor& p) {
+  const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+  auto it = state_.find(key);
+  if (it == state_.end()) {
+    it = state_.emplace(key, std::make_unique<FanionParamState>()).first;
+  }
+  return static_cast<FanionParamState&>(*it->second);
+}
+
+at::Tensor Fanion::step(LossClosure closure) {
+  torch::NoGradGuard no_grad;
+  at::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  check_groups();  // groups added after construction are checked too
+  last_skipped_.clear();
+
+  // Pass 1: check every gradient before anything changes, so a refused step loses nothing.
+  struct Work {
+    const FanionOptions* options;
+    at::Tensor param;
+  };
+  std::vector<Work> work;
+  for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    const auto& o = static_cast<const FanionOptions&>(param_groups_[gi].options());
+    const auto& params = param_groups_[gi].params();
+    for (size_t pi = 0; pi < params.size(); ++pi) {
+      const auto& p = params[pi];
+      const auto& g = p.grad();
+      if (!g.defined()) continue;
+      if (g.is_sparse()) {
+        throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+                                    " has a sparse gradient; sparse gradients are not supported");
+      }
+      if (g.is_complex()) {
+        throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+                                    " has a complex gradient; complex gradients are not supported");
+      }
+      if (!at::isfinite(g).all().item<bool>()) {
+        if (o.on_nonfinite() == NonFinitePolicy::kSkip) {
+          last_skipped_.push_back(param_name(gi, pi, p));
+          continue;
+        }
+        throw std::invalid_argument("fanion::optim::Fanion: non-finite (NaN or Inf) gradient in " +
+                                    param_name(gi, pi, p) +
+                                    "; the step was refused and nothing was changed");
+      }
+      work.push_back({&o, p});
+    }
+  }
+
+  // Pass 2: update.
+  for (const auto& w : work) {
+    const auto& o = *w.options;
+    const at::Tensor& p = w.param;
+    auto& s = state_for(p);
+    if (goes_to_adamw(o, p)) {
+      adamw_update(o, o.use_adamw() ? o.lr() : o.adamw_lr(), p, p.grad(), s);
+    } else {
+      fanion_update(o, p, p.grad(), s);
+    }
+  }
+  return loss;
+}
+
+void Fanion::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("fanion/format", c10::IValue(static_cast<int64_t>(1)));
+  archive.write("fanion/groups", c10::IValue(static_cast<int64_t>(param_groups_.size())));
+  int64_t index = 0;
+  for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    const std::string g = "fanion/group/" + std::to_string(gi) + "/";
+    archive.write(g + "lr", c10::IValue(param_groups_[gi].options().get_lr()));
+    archive.write(g + "size", c10::IValue(static_cast<int64_t>(param_groups_[gi].params().size())));
+    for (const auto& p : param_groups_[gi].params()) {
+      const std::string k = "fanion/param/" + std::to_string(index++) + "/";
+      auto it = state_.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (it == state_.end()) continue;
+      const auto& s = static_cast<const FanionParamState&>(*it->second);
+      archive.write(k + "step", c10::IValue(s.step()));
+      if (s.momentum_buffer().defined()) archive.write(k + "momentum_buffer", s.momentum_buffer(), true);
+      if (s.exp_avg().defined()) archive.write(k + "exp_avg", s.exp_avg(), true);
+      if (s.exp_avg_sq().defined()) archive.write(k + "exp_avg_sq", s.exp_avg_sq(), true);
+      const auto& bases = s.direction_state().bases;
+      archive.write(k + "bases", c10::IValue(static_cast<int64_t>(bases.size())));
+      for (size_t j = 0; j < bases.size(); ++j) {
+        if (bases[j].defined()) archive.write(k + "basis/" + std::to_string(j), bases[j], true);
+      }
+    }
+  }
+}
+
+void Fanion::load(torch::serialize::InputArchive& archive) {
+  c10::IValue v;
+  if (!archive.try_read("fanion/format", v)) {
+    throw std::invalid_argument("fanion::optim::Fanion::load: not a Fanion optimizer archive");
+  }
+  archive.read("fanion/groups", v);
+  if (v.toInt() != static_cast<int64_t>(param_groups_.size())) {
+    throw std::invalid_argument("fanion::optim::Fanion::load: archive has " +
+                                std::to_string(v.toInt()) + " param groups, optimizer has " +
+                                std::to_string(param_groups_.size()));
+  }
+  // Read everything first, then commit: a failed load leaves the optimizer as it was.
+  std::vector<double> lrs;
+  std::vector<std::pair<at::Tensor, std::unique_ptr<FanionParamState>>> loaded;
+  int64_t index = 0;
+  for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    const std::string g = "fanion/group/" + std::to_string(gi) + "/";
+    archive.read(g + "size", v);
+    if (v.toInt() != static_cast<int64_t>(param_groups_[gi].params().size())) {
+      throw std::invalid_argument("fanion::optim::Fanion::load: group " + std::to_string(gi) +
+                                  " has " + std::to_string(v.toInt()) +
+                                  " params in the archive, " +
+                                  std::to_string(param_groups_[gi].params().size()) + " here");
+    }
+    archive.read(g + "lr", v);
+    lrs.push_back(v.toDouble());
+    for (const auto& p : param_groups_[gi].params()) {
+      const std::string k = "fanion/param/" + std::to_string(index++) + "/";
+      if (!archive.try_read(k + "step", v)) continue;
+      auto s = std::make_unique<FanionParamState>();
+      s->step(v.toInt());
+      at::Tensor t;
+      if (archive.try_read(k + "momentum_buffer", t, true)) s->momentum_buffer(t);
+      t = at::Tensor();
+      if (archive.try_read(k + "exp_avg", t, true)) s->exp_avg(t);
+      t = at::Tensor();
+      if (archive.try_read(k + "exp_avg_sq", t, true)) s->exp_avg_sq(t);
+      archive.read(k + "bases", v);
+      s->direction_state().bases.resize(v.toInt());
+      for (int64_t j = 0; j < v.toInt(); ++j) {
+        at::Tensor b;
+        if (archive.try_read(k + "basis/" + std::to_string(j), b, true)) {
+          s->direction_state().bases[j] = b;
+        }
+      }
+      for (const at::Tensor* buf : {&s->momentum_buffer(), &s->exp_avg()}) {
+        if (buf->defined() && !buf->sizes().equals(p.sizes())) {
+          throw std::invalid_argument("fanion::optim::Fanion::load: state of param " +
+                                      std::to_string(index - 1) + " has shape " +
+                                      shape_string(*buf) + ", parameter has " + shape_string(p));
+        }
+      }
+      loaded.emplace_back(p, std::move(s));
+    }
+  }
+  for (size_t gi = 0; gi < param_groups_.size(); ++gi) param_groups_[gi].options().set_lr(lrs[gi]);
+  state_.clear();
+  for (auto& [p, s] : loaded) {
+    auto& buf = s->momentum_buffer();
+    if (buf.defined()) s->momentum_buffer(buf.to(p.device()));
+    if (s->exp_avg().defined()) {
+      s->exp_avg(s->exp_avg().to(p.device()));
+      s->exp_avg_sq(s->exp_avg_sq().to(p.device()));
+    }
+    state_[c10::guts::to_string(p.unsafeGetTensorImpl())] = std::move(s);
+  }
+}
+
+}  // namespace fanion::optim

@@ -1,0 +1,22 @@
+#include "exact_svd.h"
+
+#include <algorithm>
+
+namespace fanion::detail {
+
+TruncatedSvd truncated_svd(const at::Tensor& M, double rel_rank_tol) {
+  const int64_t m = M.size(0), n = M.size(1);
+  const double eps = M.scalar_type() == at::kDouble ? 2.220446049250313e-16
+                     : M.scalar_type() == at::kFloat ? 1.1920928955078125e-07
+                                                     : 7.8125e-03;  // bf16 / fp16
+  const double tol = std::max(rel_rank_tol, static_cast<double>(std::max(m, n)) * eps);
+  auto [U, S, Vh] = at::linalg_svd(M.to(at::kDouble), /*full_matrices=*/false);
+  int64_t r = 0;
+  if (S.numel() > 0) {
+    const double s1 = S[0].item<double>();
+    r = s1 > 0 ? S.gt(tol * s1).sum().item<int64_t>() : 0;
+  }
+  return {U.narrow(1, 0, r), S.narrow(0, 0, r), Vh.narrow(0, 0, r).transpose(0, 1)};
+}
+
+}  // namespace fanion::detail

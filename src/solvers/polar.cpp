@@ -1,0 +1,86 @@
+#include "fanion/solvers/polar.h"
+
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "exact_svd.h"
+#include "fanion/matrix.h"
+
+namespace fanion {
+
+NewtonSchulzSchedule NewtonSchulzSchedule::quintic() {
+  return {"quintic", {{3.4445, -4.7750, 2.0315}}};
+}
+
+NewtonSchulzSchedule NewtonSchulzSchedule::cubic() { return {"cubic", {{1.5, -0.5, 0.0}}}; }
+
+namespace {
+
+void check_input(const at::Tensor& M) {
+  if (!M.defined() || M.dim() != 2) {
+    throw std::invalid_argument("fanion::polar_factor: expected a 2-D tensor, got " +
+                                (M.defined() ? shape_string(M) : std::string("undefined")));
+  }
+}
+
+PolarResult exact_polar(const at::Tensor& M, const PolarOptions& options) {
+  auto svd = detail::truncated_svd(M, options.rel_rank_tol);
+  PolarResult out;
+  out.Q = at::matmul(svd.U, svd.V.transpose(0, 1)).to(M.scalar_type());
+  out.stats.iterations = 1;
+  out.stats.passes = 1;
+  return out;
+}
+
+// One code path for every schedule (DESIGN.md §3): X <- a X + (b A + c A^2) X, A = X X^T,
+// on the wide orientation so that A is the smaller Gram matrix.
+PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
+  if (options.steps < 0) {
+    throw std::invalid_argument("fanion::polar_factor: steps must be >= 0, got " +
+                                std::to_string(options.steps));
+  }
+  if (options.schedule.steps.empty()) {
+    throw std::invalid_argument("fanion::polar_factor: schedule '" + options.schedule.name +
+                                "' has no coefficients");
+  }
+  const bool tall = M.size(0) > M.size(1);
+  at::Tensor X = M.to(options.dtype.value_or(M.scalar_type()));
+  if (tall) X = X.transpose(0, 1);
+  // Frobenius normalization puts every singular value in [0, 1], inside the convergence
+  // interval of every schedule; a zero matrix stays zero.
+  X = X / X.norm().clamp_min(std::numeric_limits<float>::min());
+  PolarResult out;
+  const int64_t small = X.size(0);
+  const auto& table = options.schedule.steps;
+  for (int64_t t = 0; t < options.steps; ++t) {
+    const auto& co = table[std::min<size_t>(t, table.size() - 1)];
+    at::Tensor A = at::matmul(X, X.transpose(0, 1));
+    at::Tensor B = co.c != 0.0 ? at::addmm(A, A, A, co.b, co.c) : A * co.b;
+    X = at::addmm(X, B, X, co.a, 1.0);
+    out.stats.matmuls += co.c != 0.0 ? 3 : 2;
+    out.stats.passes += 1;
+  }
+  out.stats.iterations = options.steps;
+  out.stats.matvecs = out.stats.matmuls * small;
+  if (tall) X = X.transpose(0, 1);
+  out.Q = X.to(M.scalar_type()).contiguous();
+  if (!at::isfinite(out.Q).all().item<bool>()) {
+    out.stats.status = SolverStatus::kNumericalIssue;
+  }
+  return out;
+}
+
+}  // namespace
+
+PolarResult polar_factor(const at::Tensor& M, const PolarOptions& options) {
+  check_input(M);
+  if (M.numel() == 0) return {at::zeros_like(M), {}};
+  switch (options.method) {
+    case PolarMethod::kExact: return exact_polar(M, options);
+    case PolarMethod::kNewtonSchulz: return newton_schulz(M, options);
+  }
+  throw std::invalid_argument("fanion::polar_factor: unknown method");
+}
+
+}  // namespace fanion
