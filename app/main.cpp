@@ -1,1 +1,62 @@
-// (being written)
+// `fanion`: the command-line tool. A table of subcommands; each one parses its own options.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "cli.h"
+#include "commands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  int (*run)(int argc, char** argv);
+  const char* summary;
+};
+
+// Add new subcommands here (and declare them in commands.h).
+const Subcommand kSubcommands[] = {
+    {"lsq", fanion::app::lsq_main,
+     "linear least squares: iterations to loss 1e-3 (paper §6.1, Table 3, Figures 1, 10)"},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: fanion <command> [options]\n"
+               "       fanion <command> --help\n\n"
+               "Norm-based matrix optimizers (Fanions, F-/S-Fanions, Muon, Neon, NSGD, "
+               "SignSGD):\nexperiments of \"The Ky Fan Norms and Beyond\".\n\ncommands:\n");
+  for (const Subcommand& s : kSubcommands) std::fprintf(out, "  %-8s %s\n", s.name, s.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  for (const Subcommand& s : kSubcommands) {
+    if (name != s.name) continue;
+    const std::string prog = std::string("fanion ") + s.name;
+    try {
+      return s.run(argc - 1, argv + 1);
+    } catch (const fanion::app::cli::UsageError& e) {
+      std::fprintf(stderr, "%s: error: %s\nusage: %s [options]   (%s --help for the list)\n",
+                   prog.c_str(), e.what(), prog.c_str(), prog.c_str());
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "fanion: unknown command '%s'\n\n", name.c_str());
+  print_usage(stderr);
+  return 2;
+}

@@ -1,5 +1,6 @@
 #include "fanion/solvers/polar.h"
 
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -14,6 +15,40 @@ NewtonSchulzSchedule NewtonSchulzSchedule::quintic() {
 }
 
 NewtonSchulzSchedule NewtonSchulzSchedule::cubic() { return {"cubic", {{1.5, -0.5, 0.0}}}; }
+
+NewtonSchulzSchedule NewtonSchulzSchedule::polar_express_exact() {
+  // Amsel, Persson, Musco, Gower (2025), Algorithm 1: optimal odd quintics for l = 1e-3,
+  // each but the last divided by (1.01, 1.01^3, 1.01^5) for safety in low precision.
+  const std::vector<NewtonSchulzCoefficients> raw = {
+      {8.28721201814563, -23.595886519098837, 17.300387312530933},
+      {4.107059111542203, -2.9478499167379106, 0.5448431082926601},
+      {3.9486908534822946, -2.908902115962949, 0.5518191394370137},
+      {3.3184196573706015, -2.488488024314874, 0.51004894012372},
+      {2.300652019954817, -1.6689039845747493, 0.4188073119525673},
+      {1.891301407787398, -1.2679958271945868, 0.37680408948524835},
+      {1.8750014808534479, -1.2500016453999487, 0.3750001645474248},
+  };
+  NewtonSchulzSchedule s{"polar_express_exact", {}, 1.01};
+  for (const auto& c : raw) s.steps.push_back({c.a / 1.01, c.b / std::pow(1.01, 3), c.c / std::pow(1.01, 5)});
+  s.steps.push_back({1.875, -1.25, 0.375});  // (15x - 10x^3 + 3x^5) / 8: fixed point at 1
+  return s;
+}
+
+NewtonSchulzSchedule NewtonSchulzSchedule::polar_express() {
+  auto s = polar_express_exact();
+  s.name = "polar_express";
+  s.steps.resize(5);
+  return s;
+}
+
+NewtonSchulzSchedule NewtonSchulzSchedule::by_name(const std::string& name) {
+  if (name == "quintic") return quintic();
+  if (name == "cubic") return cubic();
+  if (name == "polar_express" || name == "polar-express") return polar_express();
+  if (name == "polar_express_exact" || name == "polar-express-exact") return polar_express_exact();
+  throw std::invalid_argument("fanion: unknown Newton-Schulz schedule '" + name +
+                              "' (known: quintic, cubic, polar_express, polar_express_exact)");
+}
 
 namespace {
 
@@ -49,7 +84,7 @@ PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
   if (tall) X = X.transpose(0, 1);
   // Frobenius normalization puts every singular value in [0, 1], inside the convergence
   // interval of every schedule; a zero matrix stays zero.
-  X = X / X.norm().clamp_min(std::numeric_limits<float>::min());
+  X = X / (X.norm() * options.schedule.slack).clamp_min(std::numeric_limits<float>::min());
   PolarResult out;
   const int64_t small = X.size(0);
   const auto& table = options.schedule.steps;

@@ -25,11 +25,22 @@ struct NewtonSchulzCoefficients {
 struct NewtonSchulzSchedule {
   std::string name;
   std::vector<NewtonSchulzCoefficients> steps;
+  /// The input is divided by slack * ||M||_F, so every singular value starts in
+  /// [0, 1 / slack], inside the interval the table was designed for.
+  double slack = 1.0;
   /// Keller Jordan's quintic (3.4445, -4.7750, 2.0315): fast, converges to singular values
   /// in roughly [0.7, 1.2], not to the exact polar factor.
   static NewtonSchulzSchedule quintic();
   /// The classic cubic (1.5, -0.5, 0): the paper's Table 2 reference, converges exactly.
   static NewtonSchulzSchedule cubic();
+  /// Polar Express, degree 5 (Amsel et al. 2025, designed for singular values in [1e-3, 1],
+  /// with their 1.01 safety factor): the first 5 rows, the schedule used for Muon.
+  static NewtonSchulzSchedule polar_express();
+  /// Polar Express followed by the exact quintic (15x - 10x^3 + 3x^5)/8, which it repeats:
+  /// converges to the exact polar factor (give it 8 or more steps).
+  static NewtonSchulzSchedule polar_express_exact();
+  /// By name: quintic, cubic, polar_express, polar_express_exact.
+  static NewtonSchulzSchedule by_name(const std::string& name);
 };
 
 struct PolarOptions {
