@@ -29,9 +29,11 @@ at::Tensor basic_direction(const DirectionTerm& t, const at::Tensor& M, at::Tens
     case DirectionKind::kFanion: {
       auto r = top_k_svd(M, std::min<int64_t>(t.k, std::min(M.size(0), M.size(1))), t.top_k,
                          warm ? *warm : at::Tensor());
-      if (warm && t.top_k.method != TopKMethod::kExact && t.top_k.method != TopKMethod::kAuto) {
-        *warm = r.V;  // iterative solvers restart from the last basis (DESIGN.md §3)
-      }
+      const int64_t k = std::min<int64_t>(t.k, std::min(M.size(0), M.size(1)));
+      const TopKMethod used = t.top_k.method == TopKMethod::kAuto
+                                  ? top_k_auto_method(M.size(0), M.size(1), k)
+                                  : t.top_k.method;
+      if (warm && accepts_warm_start(used)) *warm = r.V;  // next step starts here (§3)
       return at::matmul(r.U, r.V.transpose(0, 1));
     }
     case DirectionKind::kSchatten: {

@@ -1,15 +1,50 @@
 #include "fanion/solvers/top_k.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
 #include "exact_svd.h"
 #include "fanion/matrix.h"
+#include "krylov.h"
 
 namespace fanion {
 
+std::string to_string(TopKMethod m) {
+  switch (m) {
+    case TopKMethod::kAuto: return "auto";
+    case TopKMethod::kExact: return "exact";
+    case TopKMethod::kLanczos: return "lanczos";
+    case TopKMethod::kBlockKrylov: return "block_krylov";
+    case TopKMethod::kSubspaceIteration: return "subspace";
+  }
+  return "unknown";
+}
+
+TopKMethod top_k_method_from_string(const std::string& name) {
+  for (auto m : {TopKMethod::kAuto, TopKMethod::kExact, TopKMethod::kLanczos,
+                 TopKMethod::kBlockKrylov, TopKMethod::kSubspaceIteration}) {
+    if (to_string(m) == name) return m;
+  }
+  throw std::invalid_argument("fanion: unknown top-k method '" + name +
+                              "' (known: auto, exact, lanczos, block_krylov, subspace)");
+}
+
+TopKMethod top_k_auto_method(int64_t m, int64_t n, int64_t k) {
+  const int64_t p = std::min(m, n);
+  // Small matrices, or ranks that are a large share of the matrix: a dense SVD is cheaper
+  // than building a Krylov basis of comparable size.
+  if (p <= 64 || 4 * k >= p) return TopKMethod::kExact;
+  return TopKMethod::kBlockKrylov;
+}
+
+bool accepts_warm_start(TopKMethod m) {
+  return m == TopKMethod::kBlockKrylov || m == TopKMethod::kSubspaceIteration ||
+         m == TopKMethod::kLanczos;
+}
+
 TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
-                     const at::Tensor& /*warm_start*/) {
+                     const at::Tensor& warm_start) {
   if (!M.defined() || M.dim() != 2) {
     throw std::invalid_argument("fanion::top_k_svd: expected a 2-D tensor, got " +
                                 (M.defined() ? shape_string(M) : std::string("undefined")));
@@ -17,22 +52,47 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
   if (k < 1) {
     throw std::invalid_argument("fanion::top_k_svd: k must be >= 1, got " + std::to_string(k));
   }
-  switch (options.method) {
-    case TopKMethod::kAuto:   // only the exact method exists so far
+  const int64_t p = std::min(M.size(0), M.size(1));
+  k = std::min(k, p);
+  TopKMethod method = options.method;
+  if (method == TopKMethod::kAuto) method = top_k_auto_method(M.size(0), M.size(1), k);
+  if (p == 0) method = TopKMethod::kExact;
+  // Iterative methods need a floating type they can orthonormalize in.
+  const bool low_precision = M.scalar_type() != at::kFloat && M.scalar_type() != at::kDouble;
+  const at::Tensor A = low_precision ? M.to(at::kFloat) : M;
+  TopKResult out;
+  switch (method) {
+    case TopKMethod::kAuto:
     case TopKMethod::kExact: {
       auto svd = detail::truncated_svd(M, options.rel_rank_tol);
       const int64_t r = std::min<int64_t>(k, svd.S.numel());  // clamp k to the numerical rank
-      TopKResult out;
-      const auto dtype = M.scalar_type();
-      out.U = svd.U.narrow(1, 0, r).to(dtype);
-      out.S = svd.S.narrow(0, 0, r).to(dtype);
-      out.V = svd.V.narrow(1, 0, r).to(dtype);
+      out.U = svd.U.narrow(1, 0, r);
+      out.S = svd.S.narrow(0, 0, r);
+      out.V = svd.V.narrow(1, 0, r);
       out.stats.iterations = 1;
       out.stats.passes = 1;
-      return out;
+      break;
+    }
+    case TopKMethod::kLanczos:
+      out = detail::block_golub_kahan(A, k, 1, options, warm_start);
+      break;
+    case TopKMethod::kBlockKrylov: {
+      const int64_t b = options.block_size > 0 ? options.block_size : std::max<int64_t>(k, 4);
+      out = detail::block_golub_kahan(A, k, std::min(b, p), options, warm_start);
+      break;
+    }
+    case TopKMethod::kSubspaceIteration: {
+      const int64_t b = options.block_size > 0 ? options.block_size : k + std::max<int64_t>(k, 4);
+      // Oversampling: without it the rate is s_{k+1}/s_k, which can be arbitrarily close to 1.
+      out = detail::subspace_iteration(A, k, std::min(std::max(b, k + 4), p), options, warm_start);
+      break;
     }
   }
-  throw std::invalid_argument("fanion::top_k_svd: unknown method");
+  const auto dtype = M.scalar_type();
+  out.U = out.U.to(dtype);
+  out.S = out.S.to(dtype);
+  out.V = out.V.to(dtype);
+  return out;
 }
 
 }  // namespace fanion
