@@ -20,7 +20,10 @@ at::Tensor basic_direction(const DirectionTerm& t, const at::Tensor& M, at::Tens
   switch (t.kind) {
     case DirectionKind::kNsgd: {
       // M / ||M||_F, and 0 for M = 0 (clamping the norm keeps it sync-free on GPU).
-      return M / M.norm().clamp_min(std::numeric_limits<double>::min());
+      // The clamp must be representable in M's dtype (DBL_MIN is 0 in fp32: 0/0 = NaN).
+      const double tiny = M.scalar_type() == at::kDouble ? std::numeric_limits<double>::min()
+                                                         : std::numeric_limits<float>::min();
+      return M / M.norm().clamp_min(tiny);
     }
     case DirectionKind::kSign:
       return at::sign(M);

@@ -92,11 +92,19 @@ PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
     const auto& co = table[std::min<size_t>(t, table.size() - 1)];
     at::Tensor A = at::matmul(X, X.transpose(0, 1));
     at::Tensor B = co.c != 0.0 ? at::addmm(A, A, A, co.b, co.c) : A * co.b;
-    X = at::addmm(X, B, X, co.a, 1.0);
+    at::Tensor next = at::addmm(X, B, X, co.a, 1.0);
     out.stats.matmuls += co.c != 0.0 ? 3 : 2;
     out.stats.passes += 1;
+    out.stats.iterations += 1;
+    if (options.tol > 0.0) {
+      out.stats.residual = ((next - X).norm() / X.norm()).item<double>();
+      X = next;
+      if (out.stats.residual <= options.tol) break;
+      if (t + 1 == options.steps) out.stats.status = SolverStatus::kNotConverged;
+    } else {
+      X = next;
+    }
   }
-  out.stats.iterations = options.steps;
   out.stats.matvecs = out.stats.matmuls * small;
   if (tall) X = X.transpose(0, 1);
   out.Q = X.to(M.scalar_type()).contiguous();

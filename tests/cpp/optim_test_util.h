@@ -23,7 +23,7 @@
 #include "fanion/optim/fanion.h"
 #include "fanion/optim/presets.h"
 
-namespace fanion_test {
+namespace fanion_optim_test {
 
 using fanion::optim::FanionOptions;
 using fanion::optim::FanionParamState;
@@ -314,4 +314,4 @@ inline void load_from_string(torch::optim::Optimizer& opt, const std::string& by
   opt.load(archive);
 }
 
-}  // namespace fanion_test
+}  // namespace fanion_optim_test

@@ -46,7 +46,9 @@ struct NewtonSchulzSchedule {
 struct PolarOptions {
   PolarMethod method = PolarMethod::kNewtonSchulz;
   NewtonSchulzSchedule schedule = NewtonSchulzSchedule::quintic();
-  int64_t steps = 5;  ///< Newton–Schulz steps
+  int64_t steps = 5;  ///< Newton–Schulz steps (the most, when tol > 0)
+  /// Stop early once ||X_{t+1} - X_t||_F <= tol * ||X_t||_F (0: always run `steps`).
+  double tol = 0.0;
   /// Dtype of the iteration; nullopt means the dtype of the input.
   std::optional<at::ScalarType> dtype;
   /// Singular values at or below rel_rank_tol * sigma_1 count as zero in the exact path.
@@ -55,6 +57,7 @@ struct PolarOptions {
   PolarOptions& set_method(PolarMethod m) { method = m; return *this; }
   PolarOptions& set_steps(int64_t s) { steps = s; return *this; }
   PolarOptions& set_schedule(NewtonSchulzSchedule s) { schedule = std::move(s); return *this; }
+  PolarOptions& set_tol(double t) { tol = t; return *this; }
   PolarOptions& set_dtype(std::optional<at::ScalarType> d) { dtype = d; return *this; }
 
   static PolarOptions exact() { return PolarOptions{}.set_method(PolarMethod::kExact); }
