@@ -96,11 +96,11 @@ TopKResult finish(const at::Tensor& U, const at::Tensor& V, const Ritz& r, int64
 at::Tensor start_block(const at::Tensor& M, int64_t block, const at::Tensor& warm,
                        uint64_t seed) {
   const int64_t n = M.size(1);
-  at::Tensor V0 = random_block(n, block, seed, M);
-  if (warm.defined() && warm.dim() == 2 && warm.size(0) == n && warm.size(1) > 0) {
-    const int64_t w = std::min(block, warm.size(1));
-    V0.narrow(1, 0, w).copy_(warm.narrow(1, 0, w));
-  }
+  // A warm basis enters whole (the first block may be wider than the rest).
+  const bool use_warm = warm.defined() && warm.dim() == 2 && warm.size(0) == n && warm.size(1) > 0;
+  const int64_t w = use_warm ? std::min(warm.size(1), std::min(M.size(0), n)) : 0;
+  at::Tensor V0 = random_block(n, std::max(block, w), seed, M);
+  if (w > 0) V0.narrow(1, 0, w).copy_(warm.narrow(1, 0, w));
   return orthonormalize(V0, at::Tensor(), seed + 1);
 }
 
@@ -110,6 +110,10 @@ TopKResult block_golub_kahan(const at::Tensor& M, int64_t k, int64_t block,
                              const TopKOptions& options, const at::Tensor& warm_start) {
   const int64_t m = M.size(0), n = M.size(1), p = std::min(m, n);
   const at::Tensor Mt = M.transpose(0, 1);
+  at::Tensor V = start_block(M, block, warm_start, options.seed);  // n x d (+ next block)
+  // A wider warm block makes this a block method: the residuals of all its Ritz vectors
+  // must enter the next block, or the Krylov structure (and convergence) is lost.
+  block = V.size(1);
   // Room for the wanted triplets, a buffer of the next ones, and a few blocks of new search
   // directions; the restart keeps `keep` Ritz vectors (thick restart).
   int64_t max_dim = options.max_basis > 0
@@ -125,7 +129,6 @@ TopKResult block_golub_kahan(const at::Tensor& M, int64_t k, int64_t block,
   double work_since_check = 0.0;
   SolverStats stats;
   stats.status = SolverStatus::kNotConverged;
-  at::Tensor V = start_block(M, block, warm_start, options.seed);  // n x d (+ next block)
   at::Tensor U = at::empty({m, 0}, M.options());
   at::Tensor AtU = at::empty({n, 0}, M.options());
   Ritz r;
@@ -197,7 +200,7 @@ TopKResult subspace_iteration(const at::Tensor& M, int64_t k, int64_t block,
     U = Uq;
     Z = at::matmul(Mt, U);
     stats.passes += 2;
-    stats.matvecs += 2 * block;
+    stats.matvecs += 2 * V.size(1);
     stats.iterations += 1;
     auto [X, S, Yh] = at::linalg_svd(R, false);
     r = {X, S, Yh.transpose(0, 1)};

@@ -1,6 +1,7 @@
 #include "fanion/solvers/top_k.h"
 
 #include <algorithm>
+#include <utility>
 #include <stdexcept>
 #include <string>
 
@@ -74,11 +75,22 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
       break;
     }
     case TopKMethod::kLanczos:
-      out = detail::block_golub_kahan(A, k, 1, options, warm_start);
-      break;
     case TopKMethod::kBlockKrylov: {
-      const int64_t b = options.block_size > 0 ? options.block_size : std::max<int64_t>(k, 4);
-      out = detail::block_golub_kahan(A, k, std::min(b, p), options, warm_start);
+      const int64_t b = method == TopKMethod::kLanczos ? 1
+                        : options.block_size > 0   ? options.block_size
+                                                   : std::max<int64_t>(k, 4);
+      // Golub–Kahan builds its search space on the V side: put the smaller dimension there,
+      // so that the basis is small and, once it spans that side, the answer is exact.
+      if (A.size(1) > A.size(0)) {
+        const at::Tensor warm_left = warm_start.defined() && warm_start.size(0) == A.size(1)
+                                         ? at::matmul(A, warm_start.to(A.scalar_type()))
+                                         : at::Tensor();
+        out = detail::block_golub_kahan(A.transpose(0, 1), k, std::min(b, p), options, warm_left);
+        std::swap(out.U, out.V);
+        if (warm_left.defined()) out.stats.passes += 1, out.stats.matvecs += warm_left.size(1);
+      } else {
+        out = detail::block_golub_kahan(A, k, std::min(b, p), options, warm_start);
+      }
       break;
     }
     case TopKMethod::kSubspaceIteration: {
