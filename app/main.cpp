@@ -19,6 +19,8 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"lsq", fanion::app::lsq_main,
      "linear least squares: iterations to loss 1e-3 (paper §6.1, Table 3, Figures 1, 10)"},
+    {"bench", fanion::app::bench_main,
+     "solver benchmarks: lowrank (paper Table 1), polar (Table 2)"},
 };
 
 void print_usage(std::FILE* out) {
