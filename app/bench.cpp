@@ -13,7 +13,10 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "fanion/directions.h"
+#include "fanion/optim/fanion.h"
 #include "fanion/solvers/polar.h"
+#include "lsq_problem.h"
 #include "fanion/solvers/top_k.h"
 #include "json.h"
 
@@ -248,18 +251,145 @@ int bench_polar(int argc, char** argv) {
   return 0;
 }
 
+
+// The momentum matrices a Muon run on the least-squares problem (paper §6.1) produces: a
+// slowly changing sequence, as an optimizer sees it.
+std::vector<at::Tensor> momentum_sequence(int64_t n, int64_t steps, int64_t warmup,
+                                          uint64_t seed) {
+  LsqConfig config;
+  config.m = config.n = n;
+  config.seed = seed;
+  config.dtype = at::kFloat;
+  const LsqProblem problem = make_lsq_problem(config);
+  at::Tensor X = problem.X0.clone();
+  at::Tensor buffer;
+  const auto muon = Direction::muon();
+  std::vector<at::Tensor> out;
+  for (int64_t t = 0; t < warmup + steps; ++t) {
+    const at::Tensor M =
+        optim::effective_gradient(optim::MomentumKind::kNesterov, 0.9, problem.grad(X), buffer);
+    if (t >= warmup) out.push_back(M.clone());
+    X.sub_(muon(M), 0.01);
+  }
+  return out;
+}
+
+int bench_step(int argc, char** argv) {
+  cli::Parser p("fanion bench step",
+                "Per-step cost of the direction computation on a sequence of slowly changing "
+                "momentum matrices (a Muon run on the §6.1 least-squares problem, fp32): Muon "
+                "(quintic, Polar Express) against Fanion-k and F-Fanion-k, warm and cold.");
+  p.option("sizes", "LIST", "square sizes", "1024,2048");
+  p.option("ks", "LIST", "Fanion ranks", "1,4,16,64");
+  p.option("steps", "N", "timed steps per method", "8");
+  p.option("warmup", "N", "optimizer steps before the sequence starts", "20");
+  p.option("method", "M", "top-k solver: block_krylov, subspace, lanczos", "block_krylov");
+  p.option("tol", "T", "top-k subspace tolerance", "1e-2");
+  p.option("seed", "N", "problem seed", "0");
+  p.option("threads", "N", "intra-op threads (0 = library default)", "0");
+  p.option("json", "PATH", "write the rows as JSON");
+  p.parse(argc, argv);
+  if (p.help_requested()) {
+    std::cout << p.help();
+    return 0;
+  }
+  if (p.get_int("threads") > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
+  const int64_t steps = p.get_int("steps");
+  const TopKMethod method = top_k_method_from_string(p.get_string("method"));
+  json::Value rows = json::Value::array();
+  std::printf("%-7s %-26s %-5s %10s %8s %8s %10s %11s %11s\n", "size", "direction", "start",
+              "ms/step", "vs muon", "passes", "max err1", "state[MB]", "work[MB]");
+  for (const auto& size_text : cli::split_list(p.get_string("sizes"))) {
+    const int64_t n = cli::parse_int(size_text, "size");
+    const auto sequence = momentum_sequence(n, steps, p.get_int("warmup"), p.get_int("seed"));
+    const double mb = 4.0 / (1024.0 * 1024.0);  // fp32 numbers -> MiB
+    double muon_ms = 0.0;
+    auto report = [&](const std::string& name, const std::string& start, double ms,
+                      double passes, double err, double state_numbers, double work_numbers) {
+      std::printf("%-7lld %-26s %-5s %10.2f %8.3f %8.1f %10s %11.1f %11.1f\n",
+                  static_cast<long long>(n), name.c_str(), start.c_str(), ms,
+                  muon_ms > 0 ? ms / muon_ms : 1.0, passes,
+                  err >= 0 ? (std::to_string(err).substr(0, 8)).c_str() : "-",
+                  state_numbers * mb, work_numbers * mb);
+      std::fflush(stdout);
+      json::Value row = json::Value::object();
+      row.set("n", n).set("direction", name).set("start", start).set("ms_per_step", ms)
+          .set("ratio_to_muon_quintic", muon_ms > 0 ? ms / muon_ms : 1.0)
+          .set("passes_per_step", passes).set("max_err1", err >= 0 ? json::Value(err) : json::Value())
+          .set("state_mib", state_numbers * mb).set("workspace_mib", work_numbers * mb);
+      rows.push_back(std::move(row));
+    };
+    const double nn = static_cast<double>(n) * static_cast<double>(n);
+    // Muon: state = momentum (n^2); workspace = X, X X^T, its square, the next X.
+    for (const auto& schedule : {NewtonSchulzSchedule::quintic(), NewtonSchulzSchedule::polar_express()}) {
+      const auto opts = PolarOptions{}.set_schedule(schedule).set_steps(5);
+      double total = 0.0;
+      for (const auto& M : sequence) {
+        const auto t0 = Clock::now();
+        (void)polar_factor(M, opts);
+        total += seconds_since(t0);
+      }
+      const double ms = 1e3 * total / static_cast<double>(sequence.size());
+      if (muon_ms == 0.0) muon_ms = ms;
+      report("muon " + schedule.name + " x5", "-", ms, 5, -1, nn, 4 * nn);
+    }
+    for (const auto& k_text : cli::split_list(p.get_string("ks"))) {
+      const int64_t k = cli::parse_int(k_text, "k");
+      const auto top_k = TopKOptions{}.set_method(method).set_tol(p.get_double("tol"));
+      // Exact top-k subspaces for err1, from a tight fp64 Krylov solve.
+      std::vector<at::Tensor> refs;
+      for (const auto& M : sequence) {
+        auto r = top_k_svd(M.to(at::kDouble), k, TopKOptions{}.set_method(TopKMethod::kBlockKrylov).set_tol(1e-10));
+        refs.push_back(at::matmul(r.U, r.V.transpose(0, 1)));
+      }
+      for (const bool f_variant : {false, true}) {
+        Direction dir = Direction::fanion(k, top_k);
+        if (f_variant) dir = 0.5 * dir + 0.5 * Direction::nsgd();
+        const std::string name = (f_variant ? "f-fanion-" : "fanion-") + std::to_string(k);
+        for (const bool warm : {false, true}) {
+          DirectionState state;
+          double total = 0.0, passes = 0.0, worst = 0.0;
+          for (size_t t = 0; t < sequence.size(); ++t) {
+            const auto& M = sequence[t];
+            const at::Tensor start = warm && !state.bases.empty() ? state.bases[0] : at::Tensor();
+            const auto t0 = Clock::now();
+            auto r = top_k_svd(M, k, top_k, start);
+            at::Tensor d = at::matmul(r.U, r.V.transpose(0, 1));
+            if (f_variant) d = 0.5 * d + 0.5 * (M / M.norm());
+            total += seconds_since(t0);
+            passes += static_cast<double>(r.stats.passes);
+            if (warm) state.bases = {r.V};
+            const at::Tensor low = at::matmul(r.U, r.V.transpose(0, 1)).to(at::kDouble);
+            worst = std::max(worst, rel_err(low, refs[t]));
+          }
+          const double steps_d = static_cast<double>(sequence.size());
+          // Workspace of block Golub–Kahan: U (n x d), V and M^T U (n x d each), d <= basis.
+          const double block = std::max<int64_t>(k, 4);
+          const double d = std::min<double>(static_cast<double>(n), std::max(3.0 * k, k + std::max(30.0, 8 * block)) + block);
+          report(name, warm ? "warm" : "cold", 1e3 * total / steps_d, passes / steps_d, worst,
+                 nn + (warm ? static_cast<double>(n) * k : 0.0), 3.0 * n * d);
+        }
+      }
+    }
+  }
+  if (auto path = p.get("json")) json::write_file(*path, rows);
+  return 0;
+}
+
 }  // namespace
 
 int bench_main(int argc, char** argv) {
   const std::string usage =
-      "usage: fanion bench <lowrank|polar> [options]   (fanion bench <what> --help)";
+      "usage: fanion bench <lowrank|polar|step> [options]   (fanion bench <what> --help)";
   if (argc < 2) throw cli::UsageError("which benchmark? " + usage);
   const std::string what = argv[1];
   if (what == "lowrank") return bench_lowrank(argc - 1, argv + 1);
   if (what == "polar") return bench_polar(argc - 1, argv + 1);
+  if (what == "step") return bench_step(argc - 1, argv + 1);
   if (what == "-h" || what == "--help") {
     std::cout << usage << "\n  lowrank  top-k subspace solvers (paper Table 1)\n"
-              << "  polar    Newton–Schulz schedules (paper Table 2)\n";
+              << "  polar    Newton–Schulz schedules (paper Table 2)\n"
+              << "  step     per-step cost of Muon vs warm/cold Fanion-k in an optimizer\n";
     return 0;
   }
   throw cli::UsageError("unknown benchmark '" + what + "'; " + usage);
