@@ -88,7 +88,8 @@ int bench_lowrank(int argc, char** argv) {
   p.option("cases", "LIST",
            "n:k[:spectrum] items (square n x n), spectrum gaussian|powerD",
            "500:5,500:50,5000:5,500:5:power1,2000:16:power1");
-  p.option("methods", "LIST", "lanczos,block_krylov,subspace,exact", "lanczos,block_krylov,subspace,exact");
+  p.option("methods", "LIST", "lanczos,block_krylov,subspace,gram,exact",
+           "lanczos,block_krylov,subspace,gram,exact");
   p.option("tight", "TOL", "the tight tolerance", "1e-8");
   p.option("repeats", "N", "timed repeats (median)", "3");
   p.option("seed", "N", "matrix seed", "0");
@@ -135,8 +136,9 @@ int bench_lowrank(int argc, char** argv) {
                               rel_err(at::matmul(r.U * r.S, r.V.transpose(0, 1)), ref2));
       };
       std::vector<std::pair<std::string, double>> tolerances;
-      if (method == TopKMethod::kExact) {
-        tolerances.push_back({"exact", 0.0});
+      const bool direct = method == TopKMethod::kExact || method == TopKMethod::kGram;
+      if (direct) {
+        tolerances.push_back({"direct", 0.0});
       } else {
         // The loosest tolerance of a ladder that reaches err2 <= target (untimed search).
         double matched = tight;
@@ -157,7 +159,7 @@ int bench_lowrank(int argc, char** argv) {
         std::snprintf(tol_text, sizeof tol_text, "%.0e", tol);
         std::printf("%-22s %-13s %-8s %9.4f %7lld %8lld %6lld %10.2e %10.2e %s\n",
                     case_name.c_str(), method_name.c_str(),
-                    method == TopKMethod::kExact ? "-" : tol_text, secs,
+                    direct ? "-" : tol_text, secs,
                     static_cast<long long>(r.stats.passes), static_cast<long long>(r.stats.matvecs),
                     static_cast<long long>(r.stats.iterations), e1, e2,
                     to_string(r.stats.status).c_str());
@@ -221,6 +223,11 @@ int bench_polar(int argc, char** argv) {
       rows.push_back(std::move(row));
     };
     print("exact (SVD)", 0, exact_s, exact, 0.0);
+    {
+      auto [gram_s, gram] = time_median(p.get_int("repeats"),
+                                        [&] { return polar_factor(M, PolarOptions::gram()); });
+      print("gram (eigh, fp64)", 0, gram_s, gram, rel_err(gram.Q.to(at::kDouble), ref));
+    }
     for (const auto& name : cli::split_list(p.get_string("schedules"))) {
       const auto schedule = NewtonSchulzSchedule::by_name(name);
       auto err_at = [&](int64_t steps) {
@@ -321,8 +328,11 @@ int bench_step(int argc, char** argv) {
     };
     const double nn = static_cast<double>(n) * static_cast<double>(n);
     // Muon: state = momentum (n^2); workspace = X, X X^T, its square, the next X.
-    for (const auto& schedule : {NewtonSchulzSchedule::quintic(), NewtonSchulzSchedule::polar_express()}) {
-      const auto opts = PolarOptions{}.set_schedule(schedule).set_steps(5);
+    for (const auto& schedule : {NewtonSchulzSchedule::quintic(), NewtonSchulzSchedule::polar_express(),
+                                 NewtonSchulzSchedule{"gram (eigh, fp64)", {}, 1.0}}) {
+      const bool gram = schedule.steps.empty();
+      const auto opts = gram ? PolarOptions::gram()
+                             : PolarOptions{}.set_schedule(schedule).set_steps(5);
       double total = 0.0;
       for (const auto& M : sequence) {
         const auto t0 = Clock::now();
@@ -331,7 +341,8 @@ int bench_step(int argc, char** argv) {
       }
       const double ms = 1e3 * total / static_cast<double>(sequence.size());
       if (muon_ms == 0.0) muon_ms = ms;
-      report("muon " + schedule.name + " x5", "-", ms, 5, -1, nn, 4 * nn);
+      report("muon " + schedule.name + (gram ? "" : " x5"), "-", ms, gram ? 1 : 5, -1, nn,
+             gram ? 3 * nn : 4 * nn);
     }
     for (const auto& k_text : cli::split_list(p.get_string("ks"))) {
       const int64_t k = cli::parse_int(k_text, "k");

@@ -60,7 +60,8 @@ void check_input(const at::Tensor& M) {
 }
 
 PolarResult exact_polar(const at::Tensor& M, const PolarOptions& options) {
-  auto svd = detail::truncated_svd(M, options.rel_rank_tol);
+  auto svd = options.method == PolarMethod::kGram ? detail::gram_svd(M, options.rel_rank_tol)
+                                                  : detail::truncated_svd(M, options.rel_rank_tol);
   PolarResult out;
   out.Q = at::matmul(svd.U, svd.V.transpose(0, 1)).to(M.scalar_type());
   out.stats.iterations = 1;
@@ -120,7 +121,8 @@ PolarResult polar_factor(const at::Tensor& M, const PolarOptions& options) {
   check_input(M);
   if (M.numel() == 0) return {at::zeros_like(M), {}};
   switch (options.method) {
-    case PolarMethod::kExact: return exact_polar(M, options);
+    case PolarMethod::kExact:
+    case PolarMethod::kGram: return exact_polar(M, options);
     case PolarMethod::kNewtonSchulz: return newton_schulz(M, options);
   }
   throw std::invalid_argument("fanion::polar_factor: unknown method");

@@ -15,6 +15,7 @@ std::string to_string(TopKMethod m) {
   switch (m) {
     case TopKMethod::kAuto: return "auto";
     case TopKMethod::kExact: return "exact";
+    case TopKMethod::kGram: return "gram";
     case TopKMethod::kLanczos: return "lanczos";
     case TopKMethod::kBlockKrylov: return "block_krylov";
     case TopKMethod::kSubspaceIteration: return "subspace";
@@ -23,19 +24,21 @@ std::string to_string(TopKMethod m) {
 }
 
 TopKMethod top_k_method_from_string(const std::string& name) {
-  for (auto m : {TopKMethod::kAuto, TopKMethod::kExact, TopKMethod::kLanczos,
+  for (auto m : {TopKMethod::kAuto, TopKMethod::kExact, TopKMethod::kGram, TopKMethod::kLanczos,
                  TopKMethod::kBlockKrylov, TopKMethod::kSubspaceIteration}) {
     if (to_string(m) == name) return m;
   }
   throw std::invalid_argument("fanion: unknown top-k method '" + name +
-                              "' (known: auto, exact, lanczos, block_krylov, subspace)");
+                              "' (known: auto, exact, gram, lanczos, block_krylov, subspace)");
 }
 
 TopKMethod top_k_auto_method(int64_t m, int64_t n, int64_t k) {
   const int64_t p = std::min(m, n);
-  // Small matrices, or ranks that are a large share of the matrix: a dense SVD is cheaper
-  // than building a Krylov basis of comparable size.
-  if (p <= 64 || 4 * k >= p) return TopKMethod::kExact;
+  // Small matrices: the SVD itself is cheap. Ranks that are a large share of the matrix: a
+  // Krylov basis would be as large as the matrix; the Gram eigensolver is cheaper than both
+  // the SVD and 5 Newton–Schulz steps on a CPU (bench polar / bench step).
+  if (p <= 64) return TopKMethod::kExact;
+  if (4 * k >= p) return TopKMethod::kGram;
   return TopKMethod::kBlockKrylov;
 }
 
@@ -64,9 +67,12 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
   TopKResult out;
   switch (method) {
     case TopKMethod::kAuto:
-    case TopKMethod::kExact: {
-      auto svd = detail::truncated_svd(M, options.rel_rank_tol);
+    case TopKMethod::kExact:
+    case TopKMethod::kGram: {
+      auto svd = method == TopKMethod::kGram ? detail::gram_svd(M, options.rel_rank_tol)
+                                             : detail::truncated_svd(M, options.rel_rank_tol);
       const int64_t r = std::min<int64_t>(k, svd.S.numel());  // clamp k to the numerical rank
+      out.stats.matmuls = method == TopKMethod::kGram ? 2 : 0;
       out.U = svd.U.narrow(1, 0, r);
       out.S = svd.S.narrow(0, 0, r);
       out.V = svd.V.narrow(1, 0, r);

@@ -643,3 +643,46 @@ TEST(SolversStatus, ToStringNamesEveryStatus) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SolversGram, TopKMatchesSvdOnKnownSpectra) {
+  // Gram + eigh in fp64: the squared condition number costs accuracy only far below sigma_1.
+  for (auto dtype : kDtypes) {
+    for (const auto& sc : spectrum_cases(dtype)) {
+      const at::Tensor M = with_singular_values(sc.m, sc.n, sc.s, 900 + sc.m * 7 + sc.n, dtype);
+      for (int64_t k : sc.ks) {
+        SCOPED_TRACE(tag(sc.name, dtype) + " k=" + std::to_string(k));
+        const at::Tensor before = M.clone();
+        const auto res = top_k_svd(M, k, TopKOptions().set_method(TopKMethod::kGram));
+        check_top_k(M, res, std::min<int64_t>(k, static_cast<int64_t>(sc.s.size())),
+                    dtype == at::kDouble ? TopKTol{1e-7, 1e-7} : exact_tol(dtype));
+        EXPECT_EQ(res.stats.status, SolverStatus::kConverged);
+        EXPECT_TRUE(at::equal(M, before));
+      }
+    }
+  }
+}
+
+TEST(SolversGram, PolarMatchesSvdAndClampsRank) {
+  for (auto [m, n] : {std::pair<int64_t, int64_t>{30, 20}, {20, 30}, {25, 25}}) {
+    const at::Tensor M = with_singular_values(m, n, geometric(std::min(m, n), 5.0, 0.8), 950 + m);
+    const auto res = polar_factor(M, PolarOptions::gram());
+    EXPECT_LE(rel_err(res.Q, polar_ref(exact_svd(M))), 1e-9) << m << "x" << n;
+  }
+  // Rank 3: the Gram path keeps exactly the numerical range, like the SVD path.
+  const at::Tensor R = with_singular_values(20, 16, {5, 3, 1.5}, 960);
+  const auto res = polar_factor(R, PolarOptions::gram());
+  EXPECT_LE(rel_err(res.Q, polar_ref(exact_svd(R))), 1e-9);
+  EXPECT_NEAR(fro(res.Q), std::sqrt(3.0), 1e-9);
+}
+
+TEST(SolversTopK, AutoPicksGramForLargeRanksAndKrylovForSmall) {
+  EXPECT_EQ(fanion::top_k_auto_method(40, 30, 2), TopKMethod::kExact);      // small matrix
+  EXPECT_EQ(fanion::top_k_auto_method(512, 256, 64), TopKMethod::kGram);    // k >= p / 4
+  EXPECT_EQ(fanion::top_k_auto_method(512, 256, 16), TopKMethod::kBlockKrylov);
+  EXPECT_EQ(fanion::top_k_method_from_string("gram"), TopKMethod::kGram);
+  EXPECT_THROW(fanion::top_k_method_from_string("svds"), std::invalid_argument);
+}
+
+}  // namespace

@@ -13,12 +13,13 @@ namespace fanion {
 enum class TopKMethod {
   kAuto,               ///< chosen by shape and k (see top_k_auto_method)
   kExact,              ///< full SVD in fp64
+  kGram,               ///< Gram matrix + eigh in fp64 (see PolarMethod::kGram)
   kLanczos,            ///< thick-restart Golub–Kahan–Lanczos (block size 1)
   kBlockKrylov,        ///< thick-restart block Golub–Kahan (block Krylov): fewest passes
   kSubspaceIteration,  ///< block power iteration with Rayleigh–Ritz; warm-startable
 };
 
-/// "exact", "lanczos", "block_krylov", "subspace", "auto".
+/// "exact", "gram", "lanczos", "block_krylov", "subspace", "auto".
 std::string to_string(TopKMethod m);
 TopKMethod top_k_method_from_string(const std::string& name);
 
