@@ -50,6 +50,9 @@ struct PolarOptions {
   PolarMethod method = PolarMethod::kNewtonSchulz;
   NewtonSchulzSchedule schedule = NewtonSchulzSchedule::quintic();
   int64_t steps = 5;  ///< Newton–Schulz steps (the most, when tol > 0)
+  /// Start from X / ||X X^T||_F^(1/2) (a tighter upper bound of sigma_1 than ||X||_F, free):
+  /// fewer steps for the same accuracy. false: the classic Frobenius normalization.
+  bool gram_normalization = true;
   /// Stop early once ||X_{t+1} - X_t||_F <= tol * ||X_t||_F (0: always run `steps`).
   double tol = 0.0;
   /// Dtype of the iteration; nullopt means the dtype of the input.
@@ -61,6 +64,7 @@ struct PolarOptions {
   PolarOptions& set_steps(int64_t s) { steps = s; return *this; }
   PolarOptions& set_schedule(NewtonSchulzSchedule s) { schedule = std::move(s); return *this; }
   PolarOptions& set_tol(double t) { tol = t; return *this; }
+  PolarOptions& set_gram_normalization(bool g) { gram_normalization = g; return *this; }
   PolarOptions& set_dtype(std::optional<at::ScalarType> d) { dtype = d; return *this; }
 
   static PolarOptions exact() { return PolarOptions{}.set_method(PolarMethod::kExact); }
