@@ -38,7 +38,7 @@ TopKMethod top_k_auto_method(int64_t m, int64_t n, int64_t k) {
   // Krylov basis would be as large as the matrix; the Gram eigensolver is cheaper than both
   // the SVD and 5 Newton–Schulz steps on a CPU (bench polar / bench step).
   if (p <= 64) return TopKMethod::kExact;
-  if (4 * k >= p) return TopKMethod::kGram;
+  if (10 * k >= p) return TopKMethod::kGram;
   return TopKMethod::kBlockKrylov;
 }
 
@@ -84,7 +84,7 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
     case TopKMethod::kBlockKrylov: {
       const int64_t b = method == TopKMethod::kLanczos ? 1
                         : options.block_size > 0   ? options.block_size
-                                                   : std::max<int64_t>(k, 4);
+                                                   : std::clamp<int64_t>(k, 4, 32);
       // Golub–Kahan builds its search space on the V side: put the smaller dimension there,
       // so that the basis is small and, once it spans that side, the answer is exact.
       if (A.size(1) > A.size(0)) {

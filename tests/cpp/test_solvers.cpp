@@ -679,7 +679,7 @@ TEST(SolversGram, PolarMatchesSvdAndClampsRank) {
 
 TEST(SolversTopK, AutoPicksGramForLargeRanksAndKrylovForSmall) {
   EXPECT_EQ(fanion::top_k_auto_method(40, 30, 2), TopKMethod::kExact);      // small matrix
-  EXPECT_EQ(fanion::top_k_auto_method(512, 256, 64), TopKMethod::kGram);    // k >= p / 4
+  EXPECT_EQ(fanion::top_k_auto_method(512, 256, 64), TopKMethod::kGram);    // k >= p / 10
   EXPECT_EQ(fanion::top_k_auto_method(512, 256, 16), TopKMethod::kBlockKrylov);
   EXPECT_EQ(fanion::top_k_method_from_string("gram"), TopKMethod::kGram);
   EXPECT_THROW(fanion::top_k_method_from_string("svds"), std::invalid_argument);
