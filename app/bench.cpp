@@ -30,7 +30,14 @@ double seconds_since(Clock::time_point t0) {
 }
 
 double rel_err(const at::Tensor& a, const at::Tensor& ref) {
-  return ((a - ref).norm() / ref.norm()).item<double>();
+  return ((a - ref).norm() / ref.norm().to(a.device())).item<double>();
+}
+
+// Kernels on an accelerator run asynchronously: read one number back before the clock stops.
+template <typename T>
+T synced(T result, const at::Tensor& t) {
+  if (t.defined() && !t.device().is_cpu()) (void)t.sum().item<double>();
+  return result;
 }
 
 // The matrices of the benchmarks: dense N(0,1) as in the paper, or U diag(s) V^T with a
@@ -91,6 +98,7 @@ int bench_lowrank(int argc, char** argv) {
   p.option("methods", "LIST", "lanczos,block_krylov,subspace,gram,exact",
            "lanczos,block_krylov,subspace,gram,exact");
   p.option("tight", "TOL", "the tight tolerance", "1e-8");
+  p.option("device", "D", "cpu or cuda", "cpu");
   p.option("repeats", "N", "timed repeats (median)", "3");
   p.option("seed", "N", "matrix seed", "0");
   p.option("threads", "N", "intra-op threads (0 = library default)", "0");
@@ -111,10 +119,11 @@ int bench_lowrank(int argc, char** argv) {
     if (parts.size() < 2) throw cli::UsageError("case '" + item + "' is not n:k[:spectrum]");
     const int64_t n = cli::parse_int(parts[0], "case n"), k = cli::parse_int(parts[1], "case k");
     const std::string spectrum = parts.size() > 2 ? parts[2] : "gaussian";
-    const at::Tensor M = test_matrix(n, n, spectrum, p.get_int("seed"));
+    const at::Tensor M = test_matrix(n, n, spectrum, p.get_int("seed")).to(at::Device(p.get_string("device")));
     // Reference: the exact SVD (timed: it is also a peer).
     auto [exact_s, exact] = time_median(1, [&] {
-      return top_k_svd(M, k, TopKOptions{}.set_method(TopKMethod::kExact));
+      auto r = top_k_svd(M, k, TopKOptions{}.set_method(TopKMethod::kExact));
+      return synced(r, r.S);
     });
     const at::Tensor ref1 = at::matmul(exact.U, exact.V.transpose(0, 1));
     const at::Tensor ref2 = at::matmul(exact.U * exact.S, exact.V.transpose(0, 1));
@@ -129,7 +138,10 @@ int bench_lowrank(int argc, char** argv) {
       const TopKMethod method = top_k_method_from_string(method_name);
       auto run = [&](double tol) {
         auto opts = TopKOptions{}.set_method(method).set_tol(tol).set_seed(p.get_int("seed"));
-        return time_median(repeats, [&] { return top_k_svd(M, k, opts); });
+        return time_median(repeats, [&] {
+          auto r = top_k_svd(M, k, opts);
+          return synced(r, r.S);
+        });
       };
       auto errors = [&](const TopKResult& r) {
         return std::make_pair(rel_err(at::matmul(r.U, r.V.transpose(0, 1)), ref1),
@@ -188,7 +200,8 @@ int bench_polar(int argc, char** argv) {
            "cubic,quintic,polar_express,polar_express_exact");
   p.option("err", "E", "target err1 (the paper's cubic reaches 4.8e-3 and 6.5e-3)", "5e-3");
   p.option("max-steps", "N", "most steps tried", "60");
-  p.option("dtype", "T", "float64 or float32", "float64");
+  p.option("dtype", "T", "float64, float32 or bfloat16", "float64");
+  p.option("device", "D", "cpu or cuda", "cpu");
   p.option("repeats", "N", "timed repeats (median)", "3");
   p.option("seed", "N", "matrix seed", "0");
   p.option("threads", "N", "intra-op threads (0 = library default)", "0");
@@ -199,15 +212,22 @@ int bench_polar(int argc, char** argv) {
     return 0;
   }
   if (p.get_int("threads") > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
-  const auto dtype = p.get_string("dtype") == "float32" ? at::kFloat : at::kDouble;
+  const std::string dtype_name = p.get_string("dtype");
+  const auto dtype = dtype_name == "float32"    ? at::kFloat
+                     : dtype_name == "bfloat16" ? at::kBFloat16
+                                                : at::kDouble;
   const double target = p.get_double("err");
   json::Value rows = json::Value::array();
   std::printf("%-10s %-20s %6s %9s %8s %9s %10s %s\n", "size", "schedule", "steps", "time[s]",
               "matmuls", "matvecs", "err1", "reached");
   for (const auto& size_text : cli::split_list(p.get_string("sizes"))) {
     const int64_t n = cli::parse_int(size_text, "size");
-    const at::Tensor M = test_matrix(n, n, "gaussian", p.get_int("seed")).to(dtype);
-    auto [exact_s, exact] = time_median(1, [&] { return polar_factor(M, PolarOptions::exact()); });
+    const at::Tensor M =
+        test_matrix(n, n, "gaussian", p.get_int("seed")).to(at::Device(p.get_string("device")), dtype);
+    auto [exact_s, exact] = time_median(1, [&] {
+      auto r = polar_factor(M, PolarOptions::exact());
+      return synced(r, r.Q);
+    });
     const at::Tensor ref = exact.Q.to(at::kDouble);
     auto print = [&](const std::string& name, int64_t steps, double secs, const PolarResult& r,
                      double e1) {
@@ -224,8 +244,10 @@ int bench_polar(int argc, char** argv) {
     };
     print("exact (SVD)", 0, exact_s, exact, 0.0);
     {
-      auto [gram_s, gram] = time_median(p.get_int("repeats"),
-                                        [&] { return polar_factor(M, PolarOptions::gram()); });
+      auto [gram_s, gram] = time_median(p.get_int("repeats"), [&] {
+        auto r = polar_factor(M, PolarOptions::gram());
+        return synced(r, r.Q);
+      });
       print("gram (eigh, fp64)", 0, gram_s, gram, rel_err(gram.Q.to(at::kDouble), ref));
     }
     for (const auto& name : cli::split_list(p.get_string("schedules"))) {
@@ -249,7 +271,8 @@ int bench_polar(int argc, char** argv) {
         steps = 5;  // Keller Jordan's quintic plateaus: report its usual 5 steps
       }
       auto [secs, r] = time_median(p.get_int("repeats"), [&] {
-        return polar_factor(M, PolarOptions{}.set_schedule(schedule).set_steps(steps));
+        auto q = polar_factor(M, PolarOptions{}.set_schedule(schedule).set_steps(steps));
+        return synced(q, q.Q);
       });
       print(name, steps, secs, r, rel_err(r.Q.to(at::kDouble), ref));
     }
@@ -292,6 +315,7 @@ int bench_step(int argc, char** argv) {
   p.option("warmup", "N", "optimizer steps before the sequence starts", "20");
   p.option("method", "M", "top-k solver: block_krylov, subspace, lanczos", "block_krylov");
   p.option("tol", "T", "top-k subspace tolerance", "1e-2");
+  p.option("device", "D", "cpu or cuda", "cpu");
   p.option("seed", "N", "problem seed", "0");
   p.option("threads", "N", "intra-op threads (0 = library default)", "0");
   p.option("json", "PATH", "write the rows as JSON");
@@ -308,7 +332,8 @@ int bench_step(int argc, char** argv) {
               "ms/step", "vs muon", "passes", "max err1", "state[MB]", "work[MB]");
   for (const auto& size_text : cli::split_list(p.get_string("sizes"))) {
     const int64_t n = cli::parse_int(size_text, "size");
-    const auto sequence = momentum_sequence(n, steps, p.get_int("warmup"), p.get_int("seed"));
+    auto sequence = momentum_sequence(n, steps, p.get_int("warmup"), p.get_int("seed"));
+    for (auto& M : sequence) M = M.to(at::Device(p.get_string("device")));
     const double mb = 4.0 / (1024.0 * 1024.0);  // fp32 numbers -> MiB
     double muon_ms = 0.0;
     auto report = [&](const std::string& name, const std::string& start, double ms,
@@ -336,7 +361,8 @@ int bench_step(int argc, char** argv) {
       double total = 0.0;
       for (const auto& M : sequence) {
         const auto t0 = Clock::now();
-        (void)polar_factor(M, opts);
+        auto r = polar_factor(M, opts);
+        synced(0, r.Q);
         total += seconds_since(t0);
       }
       const double ms = 1e3 * total / static_cast<double>(sequence.size());
@@ -367,6 +393,7 @@ int bench_step(int argc, char** argv) {
             auto r = top_k_svd(M, k, top_k, start);
             at::Tensor d = at::matmul(r.U, r.V.transpose(0, 1));
             if (f_variant) d = 0.5 * d + 0.5 * (M / M.norm());
+            synced(0, d);
             total += seconds_since(t0);
             passes += static_cast<double>(r.stats.passes);
             if (warm) state.bases = {r.V};

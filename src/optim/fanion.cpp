@@ -1,10 +1,10 @@
 #include "fanion/optim/fanion.h"
 
 #include <ATen/ATen.h>
-#include <c10/util/string_utils.h>
 #include <torch/serialize/archive.h>
 
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 #include <stdexcept>
 
@@ -23,6 +23,11 @@ template <typename T>
 std::string param_name(size_t group, size_t index, const at::Tensor& p) {
   return "group " + std::to_string(group) + ", param " + std::to_string(index) + " " +
          shape_string(p);
+}
+
+// State is keyed by the parameter's TensorImpl, as torch::optim does.
+std::string state_key(const at::Tensor& p) {
+  return std::to_string(reinterpret_cast<std::uintptr_t>(p.unsafeGetTensorImpl()));
 }
 
 bool goes_to_adamw(const FanionOptions& o, const at::Tensor& p) {
@@ -158,7 +163,7 @@ void Fanion::check_groups() const {
 }
 
 FanionParamState& Fanion::state_for(const at::Tensor& p) {
-  const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+  const auto key = state_key(p);
   auto it = state_.find(key);
   if (it == state_.end()) {
     it = state_.emplace(key, std::make_unique<FanionParamState>()).first;
@@ -234,7 +239,7 @@ void Fanion::save(torch::serialize::OutputArchive& archive) const {
     archive.write(g + "size", c10::IValue(static_cast<int64_t>(param_groups_[gi].params().size())));
     for (const auto& p : param_groups_[gi].params()) {
       const std::string k = "fanion/param/" + std::to_string(index++) + "/";
-      auto it = state_.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      auto it = state_.find(state_key(p));
       if (it == state_.end()) continue;
       const auto& s = static_cast<const FanionParamState&>(*it->second);
       archive.write(k + "step", c10::IValue(s.step()));
@@ -314,7 +319,7 @@ void Fanion::load(torch::serialize::InputArchive& archive) {
       s->exp_avg(s->exp_avg().to(p.device()));
       s->exp_avg_sq(s->exp_avg_sq().to(p.device()));
     }
-    state_[c10::guts::to_string(p.unsafeGetTensorImpl())] = std::move(s);
+    state_[state_key(p)] = std::move(s);
   }
 }
 

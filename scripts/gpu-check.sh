@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# On a GPU machine with PyTorch 2.x (CUDA): build fanion against that LibTorch, run the test
+# suite (the DeviceCuda tests run there, not in CI), and the three solver benchmarks on the
+# GPU. Writes logs and JSON to ${OUT:-gpu-out}/. Sized to finish in a few minutes on one GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-gpu-out}
+mkdir -p "$out"
+py=${PYTHON:-python3}
+prefix=$($py -c 'import torch; print(torch.utils.cmake_prefix_path)')
+$py -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' | tee "$out/env.txt"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$out/env.txt" || true
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+  -DFANION_BUILD_PYTHON=OFF -DFANION_PCH=ON >"$out/configure.log" 2>&1 || { tail -50 "$out/configure.log"; exit 1; }
+cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { grep -m 20 -B2 -A8 error "$out/build.log"; exit 1; }
+./build-gpu/fanion_tests 2>&1 | tee "$out/tests.log" | tail -5
+b=./build-gpu/fanion
+$b bench polar --device cuda --dtype float32 --sizes 1000,4096 --repeats 5 --json "$out/polar_cuda.json" | tee "$out/polar_cuda.txt"
+$b bench lowrank --device cuda --cases 500:5,500:50,5000:5,2000:16:power1 --methods lanczos,block_krylov,gram,exact \
+  --repeats 3 --json "$out/lowrank_cuda.json" | tee "$out/lowrank_cuda.txt"
+$b bench step --device cuda --sizes 2048,4096 --steps 8 --json "$out/step_cuda.json" | tee "$out/step_cuda.txt"
+# Peers on the GPU: torch.linalg.svd, torch.svd_lowrank and, where installed, CuPy's svds.
+$py benchmarks/gpu_peers.py --cases 500:5,500:50,5000:5 --json "$out/peers_cuda.json" | tee "$out/peers_cuda.txt" || true
