@@ -192,6 +192,7 @@ at::Tensor Direction::apply(const at::Tensor& M, DirectionState* state,
   validate();
   const at::Tensor mat =
       as_matrix(M).to(compute_dtype.value_or(default_compute_dtype(M.scalar_type())));
+  if (mat.numel() == 0) return at::zeros_like(M);  // an empty matrix has the zero direction
   if (state && state->bases.size() != terms_.size()) state->bases.resize(terms_.size());
   at::Tensor out;
   for (size_t i = 0; i < terms_.size(); ++i) {

@@ -1,0 +1,256 @@
+r"""The sharded mode of :mod:`fanion.optim` on torch.distributed.
+
+``Muon(params, distributed=True)`` (default process group) or ``Muon(params, process_group=pg)``:
+
+1. Every rank checks its gradients, then the ranks exchange a fingerprint of what they are about
+   to update (parameter shapes, dtypes, directions, which parameters have gradients) and whether
+   they refuse the step (a NaN gradient, ...). A mismatched world -- a rank built over a
+   different parameter list -- raises a RuntimeError on every rank, naming the difference,
+   instead of hanging in a later collective; a refused step raises on every rank.
+2. Every rank applies the cheap parts itself: the momentum buffers, the built-in AdamW, and the
+   elementwise terms (NSGD's M/||M||_F, sign(M)). Optimizer state stays replicated, so that any
+   rank's ``state_dict()`` is the whole state.
+3. The expensive terms -- polar factors (Muon), top-k subspaces (Neon, Fanion-k), Schatten
+   directions -- are split among the ranks by estimated cost (largest first, to the least
+   loaded rank). Each rank computes its share and the results are all-gathered in one flat
+   buffer per dtype: the m x n matrix for Muon, the factors U (m x r) and V (n x r), (m + n) k
+   numbers, for Fanion-k (the paper's §7.4), from which every rank forms U V^T itself and keeps
+   V as its next warm start.
+4. Every rank applies the same update, so parameters stay identical on all ranks; they equal a
+   single-process run up to the rounding of the BLAS calls (bit for bit in our tests).
+
+The sharded mode expects the same parameters and gradients on every rank, as after
+``DistributedDataParallel``'s gradient all-reduce (it does not average gradients itself).
+Without ``distributed``/``process_group`` the optimizers are plain local optimizers, which is
+what plain DDP training needs (every rank runs the same replicated step).
+"""
+import datetime
+import hashlib
+
+import torch
+import torch.distributed as dist
+
+from . import _core
+
+__all__ = ["Sharding"]
+
+_EXPENSIVE = ("muon", "fanion", "schatten")
+
+
+class _Item:
+    __slots__ = ("group", "p", "M", "state", "terms", "mat", "cdt", "bases", "parts")
+
+    def __init__(self, group, p, M, state, terms, mat, cdt, bases):
+        self.group, self.p, self.M, self.state = group, p, M, state
+        self.terms, self.mat, self.cdt, self.bases = terms, mat, cdt, bases
+        self.parts = [None] * len(terms)
+
+
+class _Job:
+    __slots__ = ("item", "term", "kind", "size", "cost", "wire", "owner", "offset", "kk")
+
+    def __init__(self, item, term, kind, size, cost, wire, kk):
+        self.item, self.term, self.kind, self.size, self.cost = item, term, kind, size, cost
+        self.wire, self.kk = wire, kk
+        self.owner = -1
+        self.offset = 0
+
+
+def _unit(term):
+    """The same term with weight 1, as a one-term Direction."""
+    t = _core.DirectionTerm(kind=term.kind, weight=1.0, k=term.k, p=term.p, polar=term.polar,
+                            top_k=term.top_k)
+    return _core.Direction.from_terms([t])
+
+
+class Sharding:
+    """Splits the direction computations of an optimizer step among the ranks of a process
+    group and exchanges the results. Used by :class:`fanion.optim.NormOptimizer`."""
+
+    def __init__(self, process_group=None, timeout=None, where="fanion.optim"):
+        if not dist.is_available():
+            raise RuntimeError(f"{where}: the sharded mode needs torch.distributed, which this "
+                               "torch build lacks")
+        self.group = process_group
+        self.timeout = timeout
+        self.where = where
+        #: What the last step did: jobs, jobs computed here, estimated load per rank, numbers
+        #: exchanged per rank.
+        self.last_stats = {}
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def world(self):
+        if not dist.is_initialized():
+            raise RuntimeError(f"{self.where}: the sharded mode (distributed=True or "
+                               "process_group=...) needs torch.distributed.init_process_group() "
+                               "first")
+        return dist.get_world_size(self.group), dist.get_rank(self.group)
+
+    def _wait(self, work, what):
+        try:
+            if self.timeout is None:
+                work.wait()
+            else:
+                work.wait(datetime.timedelta(seconds=float(self.timeout)))
+        except RuntimeError as e:
+            raise RuntimeError(f"{self.where} (sharded): {what} did not complete ({e}); another "
+                               "rank may not have called step(), or may have failed") from e
+
+    def _all_gather(self, tensor, world, what):
+        out = [torch.empty_like(tensor) for _ in range(world)]
+        self._wait(dist.all_gather(out, tensor, group=self.group, async_op=True), what)
+        return out
+
+    # --- 1. agreement -----------------------------------------------------------------------------
+
+    def agree(self, opt, work, error):
+        """Exchange a fingerprint of the step and every rank's verdict; raise on every rank if
+        any rank refuses the step or the ranks disagree on what to update."""
+        world, rank = self.world()
+        stepping = {(gi, pi) for gi, pi, *_ in work}
+        lines, n_params = [], 0
+        for gi, group in enumerate(opt.param_groups):
+            what = "adamw" if group["use_adamw"] else opt._direction(group).name
+            lines.append(f"group {gi}: {what}, compute_dtype={group['compute_dtype']}")
+            for pi, p in enumerate(group["params"]):
+                n_params += 1
+                lines.append(f"{gi}.{pi} {tuple(p.shape)} {p.dtype} {p.device.type} "
+                             f"{'step' if (gi, pi) in stepping else 'no step'}")
+        digest = hashlib.sha256("\n".join(lines).encode()).digest()
+        words = [int.from_bytes(digest[i:i + 7], "little") for i in (0, 7, 14)]
+        local = torch.tensor(words + [n_params, len(work), 0 if error is None else 1],
+                             dtype=torch.int64)
+        rows = [t.tolist() for t in self._all_gather(local, world, "the step fingerprint "
+                                                                  "exchange")]
+        refused = [r for r, row in enumerate(rows) if row[5]]
+        if refused:
+            if error is not None:
+                raise type(error)(f"{error} [rank {rank}; the step was refused on every rank]")
+            raise ValueError(f"{self.where}: rank(s) {refused} refused the step (a non-finite, "
+                             "sparse or complex gradient there); the step was refused on every "
+                             "rank and nothing was changed")
+        if any(row[:3] != rows[0][:3] for row in rows):
+            detail = "; ".join(f"rank {r}: {row[3]} parameters, {row[4]} with gradients, "
+                               f"fingerprint {row[0]:014x}" for r, row in enumerate(rows))
+            raise RuntimeError(
+                f"{self.where} (sharded): the ranks do not hold the same parameters ({detail}). "
+                "Every rank must build the optimizer over the same parameter list (same order, "
+                "shapes, dtypes and directions) and have gradients for the same parameters; "
+                "nothing was changed")
+
+    # --- 2-4. the step ----------------------------------------------------------------------------
+
+    def step(self, opt, work):
+        world, rank = self.world()
+        items = []
+        for _, _, group, p, g in work:
+            state = opt.state[p]
+            if group["use_adamw"] or p.dim() < 2:
+                opt._adamw_update(group, p, g, state)
+                continue
+            M = opt._effective_gradient(group, g, state)
+            direction = opt._direction(group)
+            cdt = group["compute_dtype"] or (torch.float64 if M.dtype == torch.float64
+                                             else torch.float32)
+            terms = direction.terms
+            bases = list(state.get("direction_bases", []))
+            bases = (bases + [None] * len(terms))[:len(terms)]
+            items.append(_Item(group, p, M, state, terms, _core.as_matrix(M).to(cdt), cdt,
+                               bases))
+
+        # Jobs: the expensive terms; cheap ones every rank computes itself.
+        jobs = []
+        for it in items:
+            m, n = it.mat.shape
+            for j, t in enumerate(it.terms):
+                if t.kind not in _EXPENSIVE:
+                    continue
+                wire = torch.float64 if it.cdt == torch.float64 else torch.float32
+                if t.kind == "fanion":
+                    kk = min(t.k, m, n)
+                    method = t.top_k.method
+                    if method == "auto":
+                        method = _core.top_k_auto_method(m, n, kk)
+                    work_rank = (min(m, n) if method in ("exact", "gram")
+                                 else min(min(m, n), 8 * kk))
+                    jobs.append(_Job(it, j, t.kind, 1 + (m + n) * kk, m * n * work_rank, wire,
+                                     kk))
+                else:
+                    jobs.append(_Job(it, j, t.kind, m * n, m * n * min(m, n), wire, 0))
+
+        # Largest first, to the least loaded rank (deterministic: every rank gets the same plan).
+        load = [0] * world
+        for idx in sorted(range(len(jobs)), key=lambda i: (-jobs[i].cost, i)):
+            owner = min(range(world), key=lambda r: (load[r], r))
+            jobs[idx].owner = owner
+            load[owner] += jobs[idx].cost
+        lengths = {}
+        for job in jobs:
+            key = (job.owner, job.wire)
+            job.offset = lengths.get(key, 0)
+            lengths[key] = job.offset + job.size
+
+        # Compute my share into one flat buffer per wire dtype, exchange, read everyone's.
+        gathered = {}
+        for wire in (torch.float32, torch.float64):
+            longest = max((lengths.get((r, wire), 0) for r in range(world)), default=0)
+            if longest == 0:
+                continue
+            buf = torch.zeros(longest, dtype=wire, device=items[0].mat.device)
+            for job in jobs:
+                if job.owner == rank and job.wire == wire:
+                    self._compute(job, buf[job.offset:job.offset + job.size])
+            gathered[wire] = self._all_gather(buf, world, "the direction exchange")
+        for job in jobs:
+            self._receive(job, gathered[job.wire][job.owner][job.offset:job.offset + job.size])
+
+        for it in items:
+            out = None
+            for j, t in enumerate(it.terms):
+                d = it.parts[j]
+                if d is None:  # an elementwise term: computed here, as fanion::Direction does
+                    d = _unit(t).apply(it.mat, None, it.cdt)
+                if out is None:
+                    out = d if t.weight == 1.0 else d * t.weight
+                else:
+                    out.add_(d, alpha=t.weight)
+            d = out.reshape(it.M.shape).to(it.M.dtype)
+            opt._normalize_weight(it.group, it.p)
+            it.state["direction_bases"] = it.bases
+            opt._apply_direction(it.group, it.p, d, it.state)
+
+        self.last_stats = dict(
+            jobs=len(jobs), computed_here=sum(1 for j in jobs if j.owner == rank),
+            load=load, exchanged=[sum(v for (r, _), v in lengths.items() if r == q)
+                                  for q in range(world)])
+
+    @staticmethod
+    def _compute(job, out):
+        it, t = job.item, job.item.terms[job.term]
+        m, n = it.mat.shape
+        if job.kind == "fanion":
+            U, _, V, _ = _core.top_k_svd(it.mat, job.kk, t.top_k, it.bases[job.term])
+            r = U.shape[1]
+            out[0] = r
+            out[1:1 + m * job.kk].view(m, job.kk)[:, :r] = U
+            out[1 + m * job.kk:].view(n, job.kk)[:, :r] = V
+        else:
+            out.view(m, n).copy_(_unit(t).apply(it.mat, None, it.cdt))
+
+    @staticmethod
+    def _receive(job, data):
+        it, t = job.item, job.item.terms[job.term]
+        m, n = it.mat.shape
+        if job.kind == "fanion":
+            r = int(data[0].item())
+            U = data[1:1 + m * job.kk].view(m, job.kk)[:, :r].to(it.cdt)
+            V = data[1 + m * job.kk:].view(n, job.kk)[:, :r].to(it.cdt)
+            method = t.top_k.method
+            if method == "auto":
+                method = _core.top_k_auto_method(m, n, job.kk)
+            if _core.accepts_warm_start(method):
+                it.bases[job.term] = V.clone()
+            it.parts[job.term] = torch.matmul(U, V.transpose(0, 1))
+        else:
+            it.parts[job.term] = data.view(m, n).to(it.cdt)

@@ -1,0 +1,218 @@
+"""Code that runs inside the processes test_distributed.py spawns (2 CPU ranks over Gloo).
+
+Each worker writes its outcome to <out_dir>/rank<r>.pt: {"ok": True, "result": ...} or
+{"ok": False, "error": "...", "traceback": "..."}.
+"""
+import datetime
+import os
+import traceback
+
+import torch
+import torch.distributed as dist
+
+import fanion
+from fanion import directions as D
+
+# Every optimizer, as (name, class, options); small problems with every path exercised.
+OPTIMIZERS = [
+    ("Muon", fanion.Muon, dict(lr=0.02)),
+    ("Neon", fanion.Neon, dict(lr=0.02)),
+    ("Fanion", fanion.Fanion, dict(k=2, lr=0.02)),
+    ("FMuon", fanion.FMuon, dict(lr=0.02, alpha=0.5)),
+    ("FNeon", fanion.FNeon, dict(lr=0.02, alpha=0.5)),
+    ("FFanion", fanion.FFanion, dict(k=2, lr=0.02, alpha=0.5)),
+    ("SMuon", fanion.SMuon, dict(lr=0.02, alpha=0.5, sign_lr_coeff=0.01)),
+    ("SNeon", fanion.SNeon, dict(lr=0.02, alpha=0.5, sign_lr_coeff=0.01)),
+    ("SFanion", fanion.SFanion, dict(k=2, lr=0.02, alpha=0.5, sign_lr_coeff=0.01)),
+    ("NSGD", fanion.NSGD, dict(lr=0.02)),
+    ("SignSGD", fanion.SignSGD, dict(lr=0.002)),
+]
+
+DDP_STEPS = 3
+BATCH = 8  # per rank
+
+
+def make_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.Tanh(),
+                               torch.nn.Linear(12, 3)).double()
+
+
+def batch(step, rank):
+    """Rank `rank`'s share of step `step`'s batch (the single-process run takes all shares)."""
+    gen = torch.Generator().manual_seed(1000 * step + rank)
+    x = torch.randn(BATCH, 6, generator=gen, dtype=torch.float64)
+    y = torch.randn(BATCH, 3, generator=gen, dtype=torch.float64)
+    return x, y
+
+
+def flat(params):
+    return torch.cat([p.detach().reshape(-1) for p in params])
+
+
+def same_on_all_ranks(t):
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t)
+    return max(float((q - parts[0]).abs().max()) for q in parts)
+
+
+def train(model, opt, rank, world, steps=DDP_STEPS):
+    for step in range(steps):
+        x, y = batch(step, rank) if world > 1 else (
+            torch.cat([batch(step, r)[0] for r in range(2)]),
+            torch.cat([batch(step, r)[1] for r in range(2)]))
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+
+
+def ddp_every_optimizer(rank, world, sharded=False):
+    """DDP (replicated steps; or sharded=True on top of DDP) with every optimizer."""
+    out = {}
+    for name, cls, kw in OPTIMIZERS:
+        model = torch.nn.parallel.DistributedDataParallel(make_model())
+        opt = cls(model.parameters(), distributed=sharded, **kw)
+        train(model, opt, rank, world)
+        params = flat(model.parameters())
+        out[name] = {"params": params, "spread": same_on_all_ranks(params)}
+    return out
+
+
+def single_process_reference():
+    """The same training on one process with the whole batch (called by the test itself)."""
+    out = {}
+    for name, cls, kw in OPTIMIZERS:
+        model = make_model()
+        opt = cls(model.parameters(), **kw)
+        train(model, opt, 0, 1)
+        out[name] = flat(model.parameters())
+    return out
+
+
+# --- sharded mode against a local run in the same process -----------------------------------
+
+SHAPES = [(40, 24), (24, 40), (80, 72), (16, 3, 3, 3), (12,), (33, 17)]
+
+
+def sharded_problem():
+    gen = torch.Generator().manual_seed(7)
+    return [torch.randn(*s, generator=gen, dtype=torch.float64) for s in SHAPES]
+
+
+def grads(step):
+    gen = torch.Generator().manual_seed(100 + step)
+    return [torch.randn(*s, generator=gen, dtype=torch.float64) for s in SHAPES]
+
+
+SHARDED = [
+    ("Muon", lambda ps, **kw: fanion.Muon(ps, lr=0.05, weight_decay=0.01, shape_scale="muon",
+                                           **kw)),
+    ("Fanion-3 block Krylov (factor exchange, warm start)",
+     lambda ps, **kw: fanion.Fanion(ps, k=3, lr=0.05, method="block_krylov", **kw)),
+    ("Fanion-2 fp32 compute", lambda ps, **kw: fanion.Fanion(ps, k=2, lr=0.05,
+                                                              compute_dtype=torch.float32, **kw)),
+    ("Neon subspace", lambda ps, **kw: fanion.Neon(ps, lr=0.05, method="subspace", **kw)),
+    ("FFanion", lambda ps, **kw: fanion.FFanion(ps, k=4, lr=0.05, alpha=0.7, **kw)),
+    ("SMuon exact", lambda ps, **kw: fanion.SMuon(ps, lr=0.05, method="exact", **kw)),
+    ("NSGD", lambda ps, **kw: fanion.NSGD(ps, lr=0.05, **kw)),
+    ("Schatten-3 + sign", lambda ps, **kw: fanion.NormOptimizer(
+        ps, direction=0.6 * D.Direction.schatten(3.0) + 0.4 * D.Direction.sign(), lr=0.05,
+        **kw)),
+]
+SHARDED_STEPS = 4
+
+
+def sharded_vs_local(rank, world):
+    out = {}
+    for name, make in SHARDED:
+        ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
+        ref = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
+        opt = make(ps, distributed=True)
+        ref_opt = make(ref)
+        stats = []
+        for step in range(SHARDED_STEPS):
+            for p, q, g in zip(ps, ref, grads(step)):
+                p.grad = g.clone()
+                q.grad = g.clone()
+            opt.step()
+            ref_opt.step()
+            stats.append(dict(opt._sharding.last_stats))
+        params = flat(ps)
+        diff = float((params - flat(ref)).abs().max())
+        sd, ref_sd = opt.state_dict()["state"], ref_opt.state_dict()["state"]
+        state_diff = 0.0
+        for key, s in sd.items():
+            for field in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
+                if field in s:
+                    state_diff = max(state_diff, float((s[field] - ref_sd[key][field]).abs().max()))
+        out[name] = {"diff_vs_local": diff, "state_diff": state_diff,
+                     "spread": same_on_all_ranks(params), "stats": stats}
+    return out
+
+
+def mismatched_world(rank, world):
+    """Refused steps and mismatched parameter lists must raise on every rank, not hang."""
+    result = {}
+    # A NaN gradient on rank 1 only: every rank refuses the step, nothing changes.
+    ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
+    opt = fanion.Muon(ps, distributed=True)
+    before = flat(ps)
+    for p, g in zip(ps, grads(0)):
+        p.grad = g.clone()
+    if rank == 1:
+        ps[0].grad[0, 0] = float("nan")
+    try:
+        opt.step()
+        result["nan"] = "no error"
+    except ValueError as e:
+        result["nan"] = str(e)
+    result["nan_unchanged"] = bool(torch.equal(before, flat(ps))) and len(opt.state) == 0
+
+    # Rank 1 has one parameter more: a clear error on both ranks.
+    ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
+    if rank == 1:
+        ps.append(torch.nn.Parameter(torch.randn(5, 5, dtype=torch.float64)))
+    opt = fanion.Fanion(ps, k=2, distributed=True, timeout=30)
+    for p in ps:
+        p.grad = torch.ones_like(p)
+    before = flat(ps)
+    try:
+        opt.step()
+        result["mismatch"] = "no error"
+    except RuntimeError as e:
+        result["mismatch"] = str(e)
+    result["mismatch_unchanged"] = bool(torch.equal(before, flat(ps)))
+
+    # Same list, different shapes on one rank.
+    ps = [torch.nn.Parameter(torch.ones(4, 4 + rank, dtype=torch.float64))]
+    opt = fanion.Muon(ps, distributed=True)
+    ps[0].grad = torch.ones_like(ps[0])
+    try:
+        opt.step()
+        result["shape"] = "no error"
+    except RuntimeError as e:
+        result["shape"] = str(e)
+    # After errors the group still works: a good step goes through.
+    ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
+    opt = fanion.Muon(ps, distributed=True)
+    for p, g in zip(ps, grads(0)):
+        p.grad = g.clone()
+    opt.step()
+    result["after"] = same_on_all_ranks(flat(ps))
+    return result
+
+
+def run(rank, world, port, fn_name, out_dir, args=()):
+    """Entry point of a spawned rank."""
+    torch.set_num_threads(1)
+    outcome = {}
+    try:
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                                world_size=world, timeout=datetime.timedelta(seconds=90))
+        outcome = {"ok": True, "result": globals()[fn_name](rank, world, *args)}
+    except Exception as e:  # reported to the test
+        outcome = {"ok": False, "error": f"{type(e).__name__}: {e}",
+                   "traceback": traceback.format_exc()}
+    torch.save(outcome, os.path.join(out_dir, f"rank{rank}.pt"))
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,119 @@
+"""Data-parallel and sharded training on torch.distributed: 2 CPU processes over Gloo.
+
+Tolerances: parameters must be bit-identical on both ranks. Against a single-process run the
+sharded mode must agree to 1e-12 in float64 (it runs the same kernels on the same data; only
+where the result is formed may differ), and DDP to 1e-9 (DDP averages per-rank gradients, the
+single process the whole batch: the gradients differ by rounding, ~1e-16 relative).
+"""
+import os
+import socket
+import time
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+import dist_workers
+
+pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                                reason="torch.distributed with Gloo is not available")
+
+WORLD = 2
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(tmp_path, fn_name, args=(), timeout=150):
+    """Runs dist_workers.<fn_name> on WORLD spawned ranks; returns their outcomes. A hang is a
+    failure (the processes are killed), not a stuck test run."""
+    ctx = mp.get_context("spawn")
+    port = free_port()
+    procs = [ctx.Process(target=dist_workers.run,
+                         args=(rank, WORLD, port, fn_name, str(tmp_path), args))
+             for rank in range(WORLD)]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    hung = [rank for rank, p in enumerate(procs) if p.is_alive()]
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join()
+    assert not hung, f"ranks {hung} did not finish within {timeout} s (a hang)"
+    outcomes = []
+    for rank in range(WORLD):
+        path = os.path.join(tmp_path, f"rank{rank}.pt")
+        assert os.path.exists(path), f"rank {rank} exited with code {procs[rank].exitcode}"
+        outcome = torch.load(path)
+        assert outcome["ok"], f"rank {rank}: {outcome['error']}\n{outcome['traceback']}"
+        outcomes.append(outcome["result"])
+    return outcomes
+
+
+def test_ddp_every_optimizer_replicated_and_equal_to_single_process(tmp_path):
+    results = launch(tmp_path, "ddp_every_optimizer")
+    reference = dist_workers.single_process_reference()
+    assert set(results[0]) == {name for name, _, _ in dist_workers.OPTIMIZERS}
+    for name, ref in reference.items():
+        for rank in range(WORLD):
+            r = results[rank][name]
+            assert r["spread"] == 0.0, f"{name}: ranks differ by {r['spread']}"
+            diff = float((r["params"] - ref).abs().max())
+            assert diff < 1e-9, f"{name}: rank {rank} differs from one process by {diff}"
+
+
+def test_sharded_mode_on_top_of_ddp(tmp_path):
+    results = launch(tmp_path, "ddp_every_optimizer", args=(True,))
+    reference = dist_workers.single_process_reference()
+    for name, ref in reference.items():
+        r = results[0][name]
+        assert r["spread"] == 0.0, f"{name}: ranks differ by {r['spread']}"
+        diff = float((r["params"] - ref).abs().max())
+        assert diff < 1e-9, f"{name}: sharded DDP differs from one process by {diff}"
+
+
+def test_sharded_equals_local_and_splits_the_work(tmp_path):
+    results = launch(tmp_path, "sharded_vs_local")
+    for name, r0 in results[0].items():
+        r1 = results[1][name]
+        for rank, r in enumerate((r0, r1)):
+            assert r["spread"] == 0.0, f"{name}: ranks differ by {r['spread']}"
+            assert r["diff_vs_local"] <= 1e-12, f"{name}: rank {rank} vs local: {r['diff_vs_local']}"
+            assert r["state_diff"] <= 1e-12, f"{name}: state vs local: {r['state_diff']}"
+        for s0, s1 in zip(r0["stats"], r1["stats"]):
+            assert s0["jobs"] == s1["jobs"]
+            assert s0["computed_here"] + s1["computed_here"] == s0["jobs"]
+            if s0["jobs"] >= 2:  # both ranks got a share
+                assert s0["computed_here"] > 0 and s1["computed_here"] > 0, (name, s0, s1)
+    # NSGD has nothing expensive: nothing to exchange.
+    assert results[0]["NSGD"]["stats"][0]["jobs"] == 0
+
+
+def test_mismatched_world_fails_clearly_instead_of_hanging(tmp_path):
+    results = launch(tmp_path, "mismatched_world", timeout=120)
+    for rank, r in enumerate(results):
+        assert "non-finite" in r["nan"] or "refused the step" in r["nan"], r["nan"]
+        assert r["nan_unchanged"], f"rank {rank}: a refused step changed something"
+        assert "do not hold the same parameters" in r["mismatch"], r["mismatch"]
+        assert "rank 0: 6 parameters" in r["mismatch"] and "rank 1: 7 parameters" in r["mismatch"]
+        assert r["mismatch_unchanged"]
+        assert "do not hold the same parameters" in r["shape"], r["shape"]
+        assert r["after"] == 0.0
+    assert "rank 1" in results[1]["nan"] and "param 0" in results[1]["nan"]
+    assert "rank(s) [1] refused the step" in results[0]["nan"]
+
+
+def test_sharded_mode_needs_an_initialized_process_group():
+    import fanion
+    p = torch.nn.Parameter(torch.randn(4, 4))
+    opt = fanion.Muon([p], distributed=True)
+    p.grad = torch.randn(4, 4)
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        opt.step()
