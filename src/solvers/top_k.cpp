@@ -82,8 +82,13 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
     }
     case TopKMethod::kLanczos:
     case TopKMethod::kBlockKrylov: {
+      // Default block: while M fits in cache, flops decide (block ~ k); once it does not
+      // (about 1000^2 doubles and up), every pass re-reads M from memory, so wider blocks
+      // that need fewer passes win (5000^2, k = 5: 16 columns take 52 passes, 5 take 90).
+      const bool memory_bound = M.numel() * M.element_size() > (8 << 20);
       const int64_t b = method == TopKMethod::kLanczos ? 1
                         : options.block_size > 0   ? options.block_size
+                        : memory_bound             ? std::clamp<int64_t>(k, 16, 32)
                                                    : std::clamp<int64_t>(k, 4, 32);
       // Golub–Kahan builds its search space on the V side: put the smaller dimension there,
       // so that the basis is small and, once it spans that side, the answer is exact.
