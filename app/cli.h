@@ -164,9 +164,10 @@ class Parser {
     width = std::max(width, left.back().size());
     for (size_t i = 0; i < specs_.size(); ++i) {
       const Spec& s = specs_[i];
-      out << left[i] << std::string(width - left[i].size() + 2, ' ') << s.help;
-      if (!s.default_value.empty()) out << " (default: " << s.default_value << ")";
-      out << "\n";
+      std::string text = s.help;
+      if (!s.default_value.empty()) text += " (default: " + s.default_value + ")";
+      out << left[i] << std::string(width - left[i].size() + 2, ' ')
+          << wrap(text, width + 2, kHelpWidth) << "\n";
     }
     out << left.back() << std::string(width - left.back().size() + 2, ' ')
         << "show this help\n";
@@ -179,6 +180,23 @@ class Parser {
     std::string name, metavar, help, default_value;
     bool is_flag;
   };
+  static constexpr size_t kHelpWidth = 96;
+
+  /// Word-wraps `text` to `total` columns, continuation lines indented by `indent`.
+  static std::string wrap(const std::string& text, size_t indent, size_t total) {
+    const size_t room = total > indent + 20 ? total - indent : 20;
+    std::istringstream words(text);
+    std::string word, out, line;
+    while (words >> word) {
+      if (!line.empty() && line.size() + 1 + word.size() > room) {
+        out += line + "\n" + std::string(indent, ' ');
+        line.clear();
+      }
+      line += (line.empty() ? "" : " ") + word;
+    }
+    return out + line;
+  }
+
   const Spec* find(const std::string& name) const {
     for (const Spec& s : specs_)
       if (s.name == name) return &s;

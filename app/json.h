@@ -143,7 +143,10 @@ class Value {
   }
 
  private:
-  bool is_scalar() const { return type_ != Type::kArray && type_ != Type::kObject; }
+  /// Scalars and empty containers: what a one-line container may hold.
+  bool is_scalar() const {
+    return (type_ != Type::kArray && type_ != Type::kObject) || size() == 0;
+  }
   bool all_scalar_children() const {
     for (const auto& v : items_)
       if (!v.is_scalar()) return false;

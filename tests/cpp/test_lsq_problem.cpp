@@ -5,8 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "cli.h"
+#include "json.h"
 #include "lsq_problem.h"
 
 using fanion::app::LsqConfig;
@@ -170,4 +175,73 @@ TEST(LsqProblem, RejectsBadConfig) {
   c = small_config();
   c.init_std = std::nan("");
   EXPECT_THROW(make_lsq_problem(c), std::invalid_argument);
+}
+
+// --- the command's little helpers (app/json.h, app/cli.h), tested here because they serve lsq --
+
+TEST(LsqJson, NumbersRoundTripAndNonFiniteIsNull) {
+  using fanion::app::json::Value;
+  for (double d : {0.1, 1.0 / 3.0, 1e-300, 6.02214076e23, -2.5, 0.007, 1e-3}) {
+    const std::string s = Value::format_number(d);
+    EXPECT_EQ(std::strtod(s.c_str(), nullptr), d) << s;
+  }
+  EXPECT_EQ(Value::format_number(0.1), "0.1");
+  EXPECT_EQ(Value::format_number(3.0), "3.0");
+  EXPECT_EQ(Value(std::nan("")).dump(), "null");
+  EXPECT_EQ(Value(INFINITY).dump(), "null");
+  EXPECT_EQ(Value(int64_t{1} << 40).dump(), "1099511627776");
+  EXPECT_EQ(Value(std::optional<int64_t>{}).dump(), "null");
+  EXPECT_EQ(Value(std::optional<int64_t>{7}).dump(), "7");
+  EXPECT_EQ(Value(true).dump(), "true");
+}
+
+TEST(LsqJson, StringsAreEscaped) {
+  using fanion::app::json::Value;
+  EXPECT_EQ(Value("a\"b\\c\nd\te\x01").dump(), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+  EXPECT_EQ(Value(std::string("µ ok")).dump(), "\"µ ok\"");
+}
+
+TEST(LsqJson, ContainersKeepOrderAndNest) {
+  using fanion::app::json::Value;
+  Value o = Value::object();
+  o.set("b", 1).set("a", Value::array().push_back(1).push_back(2.5).push_back(nullptr));
+  o.set("b", "replaced");
+  EXPECT_EQ(o.dump(0), "{\"b\": \"replaced\", \"a\": [1, 2.5, null]}");
+  Value nested = Value::object().set("x", Value::object().set("y", Value::array()));
+  EXPECT_EQ(nested.dump(2), "{\n  \"x\": {\"y\": []}\n}");
+  EXPECT_THROW(Value::array().set("k", 1), std::logic_error);
+}
+
+TEST(LsqCli, ParsesOptionsFlagsAndDefaults) {
+  namespace cli = fanion::app::cli;
+  cli::Parser p("fanion lsq", "test");
+  p.option("lr", "X", "learning rate").option("seed", "N", "seed", "0").flag("grid", "grid");
+  std::vector<std::string> args = {"lsq", "--lr=0.5", "--grid", "--seed", "7"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  p.parse(static_cast<int>(argv.size()), argv.data());
+  EXPECT_DOUBLE_EQ(p.get_double("lr"), 0.5);
+  EXPECT_EQ(p.get_int("seed"), 7);
+  EXPECT_TRUE(p.get_flag("grid"));
+  EXPECT_FALSE(p.help_requested());
+  EXPECT_EQ(cli::split_list(" a, b,,c "), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(LsqCli, RejectsBadCommandLines) {
+  namespace cli = fanion::app::cli;
+  auto parse = [](std::vector<std::string> args) {
+    cli::Parser p("fanion lsq", "test");
+    p.option("lr", "X", "learning rate").flag("grid", "grid");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    p.parse(static_cast<int>(argv.size()), argv.data());
+    return p.get_double("lr");
+  };
+  EXPECT_THROW(parse({"lsq", "--nope"}), cli::UsageError);
+  EXPECT_THROW(parse({"lsq", "--lr"}), cli::UsageError);
+  EXPECT_THROW(parse({"lsq", "--lr", "abc"}), cli::UsageError);
+  EXPECT_THROW(parse({"lsq", "--lr", "1e999"}), cli::UsageError);
+  EXPECT_THROW(parse({"lsq", "--grid=1", "--lr", "1"}), cli::UsageError);
+  EXPECT_THROW(parse({"lsq", "positional"}), cli::UsageError);
+  EXPECT_THROW(parse({"lsq"}), cli::UsageError);  // --lr has no default
 }

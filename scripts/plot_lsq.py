@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Plot the JSON of `fanion lsq` like the paper's Figures 1 and 10.
+
+usage: /usr/bin/python3 scripts/plot_lsq.py RESULTS.json OUT.png
+
+Panels: loss vs iteration and vs time (log scale, the target dashed), and the Frobenius,
+spectral and nuclear norms of the full gradient vs iteration; the last panel compares the
+iterations to the target with the paper's Table 3. One line per algorithm. Runs that never
+reached the target, stopped early or diverged are drawn as far as they went. Grid-search runs
+are not drawn, only the full runs (phase "run" or "best"). Schema: docs/json.md.
+"""
+import json
+import math
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def finite_positive(xs, ys):
+    """Pairs with a finite, positive y (log axes), x not None."""
+    out_x, out_y = [], []
+    for x, y in zip(xs, ys):
+        if x is None or y is None:
+            continue
+        if isinstance(y, (int, float)) and math.isfinite(y) and y > 0:
+            out_x.append(x)
+            out_y.append(y)
+    return out_x, out_y
+
+
+def label_of(run):
+    parts = [run.get("algorithm", "?")]
+    if run.get("lr") is not None:
+        parts.append("lr=%g" % run["lr"])
+    if run.get("momentum") is not None:
+        parts.append("β=%g" % run["momentum"])
+    it = run.get("iterations_to_target")
+    parts.append("→ %s" % (it if it is not None else "never"))
+    return " ".join(parts)
+
+
+def main(argv):
+    if len(argv) != 3:
+        sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
+        return 2
+    src, dst = argv[1], argv[2]
+    with open(src, encoding="utf-8") as f:
+        doc = json.load(f)
+    config = doc.get("config") or {}
+    runs = [r for r in doc.get("runs") or [] if r.get("phase") in ("run", "best")]
+    if not runs:  # an older or hand-made file: draw everything
+        runs = list(doc.get("runs") or [])
+    target = config.get("target")
+
+    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
+    ax_loss, ax_time, ax_bar = axes[0]
+    ax_fro, ax_spec, ax_nuc = axes[1]
+    colors = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
+
+    for i, run in enumerate(runs):
+        color = colors(i % colors.N)
+        label = label_of(run)
+        loss = run.get("loss") or []
+        its = [p[0] if p else None for p in loss]
+        vals = [p[1] if p and len(p) > 1 else None for p in loss]
+        x, y = finite_positive(its, vals)
+        if x:
+            ax_loss.plot(x, y, color=color, lw=1.4, label=label)
+        secs = run.get("loss_seconds") or []
+        if len(secs) == len(vals):
+            x, y = finite_positive(secs, vals)
+            if x:
+                ax_time.plot(x, y, color=color, lw=1.4, label=label)
+        norms = run.get("grad_norms") or []
+        for ax, key in ((ax_fro, "frobenius"), (ax_spec, "spectral"), (ax_nuc, "nuclear")):
+            x, y = finite_positive([n.get("iteration") for n in norms],
+                                   [n.get(key) for n in norms])
+            if x:
+                ax.plot(x, y, color=color, lw=1.2, label=run.get("algorithm"))
+
+    for ax, title, xlabel in (
+        (ax_loss, "loss", "iteration"),
+        (ax_time, "loss over time", "seconds (logging excluded)"),
+        (ax_fro, "Frobenius norm of the full gradient", "iteration"),
+        (ax_spec, "spectral norm of the full gradient", "iteration"),
+        (ax_nuc, "nuclear norm of the full gradient", "iteration"),
+    ):
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        if ax.lines:
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        ax.grid(True, which="major", alpha=0.3)
+    for ax in (ax_loss, ax_time):
+        if target and ax.lines:
+            ax.axhline(target, color="k", ls="--", lw=0.8, label="target %g" % target)
+    if ax_loss.lines:
+        ax_loss.legend(fontsize=7, loc="upper right")
+    if ax_fro.lines:
+        ax_fro.legend(fontsize=7, loc="upper right")
+
+    # Iterations to the target, ours beside the paper's Table 3.
+    names = [r.get("algorithm", "?") for r in runs]
+    ours = [r.get("iterations_to_target") for r in runs]
+    paper = [(r.get("paper") or {}).get("iterations_to_target") for r in runs]
+    pos = list(range(len(runs)))
+    w = 0.4
+    ax_bar.bar([p - w / 2 for p in pos], [o if o is not None else 0 for o in ours], w,
+               label="ours", color="tab:blue")
+    ax_bar.bar([p + w / 2 for p in pos], [q if q is not None else 0 for q in paper], w,
+               label="paper (Table 3)", color="tab:gray")
+    for p, o in zip(pos, ours):
+        if o is None:
+            ax_bar.text(p - w / 2, 0, "never", rotation=90, ha="center", va="bottom",
+                        fontsize=7)
+    ax_bar.set_xticks(pos)
+    ax_bar.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+    ax_bar.set_title("iterations to loss %g" % target if target else "iterations to target")
+    if runs:
+        ax_bar.legend(fontsize=8)
+    ax_bar.grid(True, axis="y", alpha=0.3)
+
+    title = "least squares %sx%s, seed %s, init_std %s, %s momentum, Muon polar: %s" % (
+        config.get("m", "?"), config.get("n", "?"), config.get("seed", "?"),
+        config.get("init_std", "?"), config.get("momentum_kind", "?"),
+        config.get("muon_solver", "?"))
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(dst, dpi=110)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
