@@ -57,10 +57,24 @@ at::Tensor test_matrix(int64_t m, int64_t n, const std::string& spectrum, uint64
   throw cli::UsageError("unknown spectrum '" + spectrum + "' (gaussian, power, power0.5, ...)");
 }
 
-struct Timed {
-  double seconds;
-  TopKResult result;
-};
+// Options every benchmark takes; parse() then prints --help (returns false) or applies
+// --threads.
+void add_common_options(cli::Parser& p) {
+  p.option("device", "D", "cpu or cuda", "cpu");
+  p.option("seed", "N", "matrix seed", "0");
+  p.option("threads", "N", "intra-op threads (0 = library default)", "0");
+  p.option("json", "PATH", "write the rows as JSON");
+}
+
+bool parse(cli::Parser& p, int argc, char** argv) {
+  p.parse(argc, argv);
+  if (p.help_requested()) {
+    std::cout << p.help();
+    return false;
+  }
+  if (p.get_int("threads") > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
+  return true;
+}
 
 // Median time of `repeats` runs (the result of the last).
 template <typename F>
@@ -98,17 +112,9 @@ int bench_lowrank(int argc, char** argv) {
   p.option("methods", "LIST", "lanczos,block_krylov,subspace,gram,exact",
            "lanczos,block_krylov,subspace,gram,exact");
   p.option("tight", "TOL", "the tight tolerance", "1e-8");
-  p.option("device", "D", "cpu or cuda", "cpu");
   p.option("repeats", "N", "timed repeats (median)", "3");
-  p.option("seed", "N", "matrix seed", "0");
-  p.option("threads", "N", "intra-op threads (0 = library default)", "0");
-  p.option("json", "PATH", "write the rows as JSON");
-  p.parse(argc, argv);
-  if (p.help_requested()) {
-    std::cout << p.help();
-    return 0;
-  }
-  if (p.get_int("threads") > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
+  add_common_options(p);
+  if (!parse(p, argc, argv)) return 0;
   const int64_t repeats = p.get_int("repeats");
   const double tight = p.get_double("tight");
   json::Value rows = json::Value::array();
@@ -201,17 +207,9 @@ int bench_polar(int argc, char** argv) {
   p.option("err", "E", "target err1 (the paper's cubic reaches 4.8e-3 and 6.5e-3)", "5e-3");
   p.option("max-steps", "N", "most steps tried", "60");
   p.option("dtype", "T", "float64, float32 or bfloat16", "float64");
-  p.option("device", "D", "cpu or cuda", "cpu");
   p.option("repeats", "N", "timed repeats (median)", "3");
-  p.option("seed", "N", "matrix seed", "0");
-  p.option("threads", "N", "intra-op threads (0 = library default)", "0");
-  p.option("json", "PATH", "write the rows as JSON");
-  p.parse(argc, argv);
-  if (p.help_requested()) {
-    std::cout << p.help();
-    return 0;
-  }
-  if (p.get_int("threads") > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
+  add_common_options(p);
+  if (!parse(p, argc, argv)) return 0;
   const std::string dtype_name = p.get_string("dtype");
   const auto dtype = dtype_name == "float32"    ? at::kFloat
                      : dtype_name == "bfloat16" ? at::kBFloat16
@@ -317,16 +315,8 @@ int bench_step(int argc, char** argv) {
   p.option("warmup", "N", "optimizer steps before the sequence starts", "20");
   p.option("method", "M", "top-k solver: block_krylov, subspace, lanczos", "block_krylov");
   p.option("tol", "T", "top-k subspace tolerance", "1e-2");
-  p.option("device", "D", "cpu or cuda", "cpu");
-  p.option("seed", "N", "problem seed", "0");
-  p.option("threads", "N", "intra-op threads (0 = library default)", "0");
-  p.option("json", "PATH", "write the rows as JSON");
-  p.parse(argc, argv);
-  if (p.help_requested()) {
-    std::cout << p.help();
-    return 0;
-  }
-  if (p.get_int("threads") > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
+  add_common_options(p);
+  if (!parse(p, argc, argv)) return 0;
   const int64_t steps = p.get_int("steps");
   const TopKMethod method = top_k_method_from_string(p.get_string("method"));
   json::Value rows = json::Value::array();
