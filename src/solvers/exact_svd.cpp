@@ -19,13 +19,16 @@ TruncatedSvd truncated_svd(const at::Tensor& M, double rel_rank_tol) {
   return {U.narrow(1, 0, r), S.narrow(0, 0, r), Vh.narrow(0, 0, r).transpose(0, 1)};
 }
 
-TruncatedSvd gram_svd(const at::Tensor& M, double rel_rank_tol) {
+TruncatedSvd gram_svd(const at::Tensor& M, double rel_rank_tol, at::ScalarType dtype) {
   const bool wide = M.size(0) < M.size(1);
-  const at::Tensor A = (wide ? M.transpose(0, 1) : M).to(at::kDouble);  // tall: n <= m
+  const at::Tensor A = (wide ? M.transpose(0, 1) : M).to(dtype);  // tall: n <= m
   auto [evals, evecs] = at::linalg_eigh(at::matmul(A.transpose(0, 1), A));  // ascending
   const at::Tensor S_all = evals.flip(0).clamp_min(0).sqrt();
   const at::Tensor V_all = evecs.flip(1);
-  const double tol = std::max(rel_rank_tol, kGramRankTol);
+  // Squaring: eigenvalue errors of eps * sigma_1^2 become singular-value errors of
+  // sqrt(eps) * sigma_1 (1.5e-8 in fp64, 3.5e-4 in fp32).
+  const double tol =
+      std::max({rel_rank_tol, kGramRankTol, dtype == at::kDouble ? 0.0 : 4.0 * 3.4526698e-4});
   int64_t r = 0;
   if (S_all.numel() > 0) {
     const double s1 = S_all[0].item<double>();

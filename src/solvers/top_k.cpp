@@ -36,7 +36,8 @@ TopKMethod top_k_auto_method(int64_t m, int64_t n, int64_t k) {
   const int64_t p = std::min(m, n);
   // Small matrices: the SVD itself is cheap. Ranks that are a large share of the matrix: a
   // Krylov basis would be as large as the matrix; the Gram eigensolver is cheaper than both
-  // the SVD and 5 Newton–Schulz steps on a CPU (bench polar / bench step).
+  // the SVD and 5 Newton–Schulz steps on a CPU (bench polar / bench step), in fp32 for fp32
+  // input (top_k_svd), in fp64 for fp64.
   if (p <= 64) return TopKMethod::kExact;
   if (10 * k >= p) return TopKMethod::kGram;
   return TopKMethod::kBlockKrylov;
@@ -69,8 +70,12 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
     case TopKMethod::kAuto:
     case TopKMethod::kExact:
     case TopKMethod::kGram: {
-      auto svd = method == TopKMethod::kGram ? detail::gram_svd(M, options.rel_rank_tol)
-                                             : detail::truncated_svd(M, options.rel_rank_tol);
+      // `auto` on fp32 input (the optimizer's default compute dtype) runs the Gram path in
+      // fp32: at large k it must not cost more than the Newton–Schulz polar factor.
+      const bool fast = options.method == TopKMethod::kAuto && M.scalar_type() != at::kDouble;
+      auto svd = method == TopKMethod::kGram
+                     ? detail::gram_svd(M, options.rel_rank_tol, fast ? at::kFloat : at::kDouble)
+                     : detail::truncated_svd(M, options.rel_rank_tol);
       const int64_t r = std::min<int64_t>(k, svd.S.numel());  // clamp k to the numerical rank
       out.stats.matmuls = method == TopKMethod::kGram ? 2 : 0;
       out.U = svd.U.narrow(1, 0, r);

@@ -686,3 +686,20 @@ TEST(SolversTopK, AutoPicksGramForLargeRanksAndKrylovForSmall) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SolversGram, AutoOnFloatUsesAFastGramPathThatMatchesTheTopK) {
+  // 10k >= p: auto takes the Gram path, in fp32 for fp32 input; the top part agrees with the
+  // SVD to fp32 Gram accuracy and nothing non-finite comes back.
+  const at::Tensor M = with_singular_values(120, 80, geometric(80, 10.0, 0.97), 990, at::kFloat);
+  const auto res = top_k_svd(M, 20);
+  ASSERT_EQ(res.S.numel(), 20);
+  EXPECT_TRUE(all_finite(res.U) && all_finite(res.V));
+  const Svd svd = exact_svd(M);
+  EXPECT_LE(rel_err(at::matmul(res.U, res.V.t()), top_k_sum(svd, 20)), 1e-3);
+  EXPECT_LE(orthonormality_error(res.U), 1e-4);
+  EXPECT_LE(orthonormality_error(res.V), 1e-4);
+}
+
+}  // namespace
