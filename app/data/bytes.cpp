@@ -1,0 +1,1 @@
+// placeholder: implemented by the data loaders work (issue 5)
