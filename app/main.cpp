@@ -21,6 +21,8 @@ const Subcommand kSubcommands[] = {
      "linear least squares: iterations to loss 1e-3 (paper §6.1, Table 3, Figures 1, 10)"},
     {"bench", fanion::app::bench_main,
      "solver benchmarks: lowrank (paper Table 1), polar (Table 2)"},
+    {"train", fanion::app::train_main,
+     "training: cnn (airbench CNN, §6.2, Table 5), gpt (NanoGPT-style, §6.3-6.5)"},
 };
 
 void print_usage(std::FILE* out) {
