@@ -28,6 +28,7 @@
 #include "json.h"
 #include "lsq_problem.h"
 #include "progress.h"
+#include "report.h"
 
 namespace fanion::app {
 namespace {
@@ -327,62 +328,8 @@ std::string iters_text(const RunResult& r) {
   return r.stopped_early ? "(gave up)" : ">" + std::to_string(r.iterations);
 }
 
-struct Column {
-  std::string title;
-  bool left;
-};
-
-void print_table(std::ostream& out, const std::vector<Column>& cols,
-                 const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w(cols.size());
-  for (size_t c = 0; c < cols.size(); ++c) {
-    w[c] = cols[c].title.size();
-    for (const auto& row : rows) w[c] = std::max(w[c], row[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string s;
-    for (size_t c = 0; c < cols.size(); ++c) {
-      if (c) s += " | ";
-      const std::string pad(w[c] - cells[c].size(), ' ');
-      s += cols[c].left ? cells[c] + pad : pad + cells[c];
-    }
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    out << s << "\n";
-  };
-  std::vector<std::string> titles;
-  for (const auto& c : cols) titles.push_back(c.title);
-  line(titles);
-  std::string rule;
-  for (size_t c = 0; c < cols.size(); ++c) {
-    if (c) rule += "-|-";
-    rule += std::string(w[c], '-');
-  }
-  out << rule << "\n";
-  for (const auto& row : rows) line(row);
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string find_plot_script() {
-  namespace fs = std::filesystem;
-  std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("FANION_PLOT_LSQ")) candidates.emplace_back(env);
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    candidates.push_back(exe.parent_path() / ".." / "scripts" / "plot_lsq.py");
-    candidates.push_back(exe.parent_path() / ".." / "share" / "fanion" / "plot_lsq.py");
-  }
-  candidates.emplace_back("scripts/plot_lsq.py");
-  for (const auto& c : candidates)
-    if (fs::exists(c, ec)) return fs::weakly_canonical(c, ec).string();
-  throw std::runtime_error(
-      "cannot find scripts/plot_lsq.py (set FANION_PLOT_LSQ to its path)");
-}
+using report::Column;
+using report::print_table;
 
 // --- the subcommand --------------------------------------------------------------------------
 
@@ -759,32 +706,9 @@ int lsq_main(int argc, char** argv) {
                                 .set("runs", std::move(runs))
                                 .set("grid", std::move(grid_json))
                                 .set("seconds", seconds_since(t_all));
-    std::string json_path;
-    bool temporary = false;
-    if (s.json_path) {
-      json_path = *s.json_path;
-    } else {
-      char tmpl[] = "/tmp/fanion-lsq-XXXXXX.json";
-      const int fd = ::mkstemps(tmpl, 5);
-      if (fd < 0) throw std::runtime_error("cannot create a temporary JSON file in /tmp");
-      ::close(fd);
-      json_path = tmpl;
-      temporary = true;
-    }
-    json::write_file(json_path, doc);
-    if (s.json_path) std::cout << "wrote " << json_path << "\n";
-    if (s.plot_path) {
-      const std::string cmd = "/usr/bin/python3 " + shell_quote(find_plot_script()) + " " +
-                              shell_quote(json_path) + " " + shell_quote(*s.plot_path);
-      const int rc = std::system(cmd.c_str());
-      if (rc != 0) {
-        std::cerr << "fanion lsq: error: plotting failed (" << cmd << ")\n";
-        status = 1;
-      } else {
-        std::cout << "wrote " << *s.plot_path << "\n";
-      }
-    }
-    if (temporary) std::remove(json_path.c_str());
+    if (report::write_json_and_plot(doc, s.json_path, s.plot_path, "plot_lsq.py",
+                                    "FANION_PLOT_LSQ", "fanion lsq") != 0)
+      status = 1;
   }
   return status;
 }
