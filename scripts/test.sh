@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the GoogleTest suite and the find_package(fanion) consumer, via CTest, then
-# the Python package's pytest suite against the build tree (PYTHONPATH=build/python). Both run
+# the Python package's pytest suite against the build tree (PYTHONPATH=build/python) and the
+# command-line tests (tests/cli). Both run
 # even if the first fails; the exit code is non-zero if either failed. FANION_BUILD_DIR selects
 # another build directory (default: build).
 set -euo pipefail
@@ -19,7 +20,7 @@ if [ ! -f "$BUILD/python/fanion/__init__.py" ]; then
 fi
 rc=0
 PYTHONPATH="$BUILD/python${PYTHONPATH:+:$PYTHONPATH}" \
-  "$PYTHON" -m pytest -q -p no:cacheprovider tests/python || rc=$?
+  FANION_BUILD_DIR="$BUILD" "$PYTHON" -m pytest -q -p no:cacheprovider tests/python tests/cli || rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "test: pytest collected no tests in tests/python: that is a failure, not a pass" >&2
   status=1
