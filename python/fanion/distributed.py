@@ -17,9 +17,11 @@ r"""The sharded mode of :mod:`fanion.optim` on torch.distributed.
    numbers, for Fanion-k (the paper's §7.4), from which every rank forms U V^T itself and keeps
    V as its next warm start. The plan is made per matrix; then the Muon terms a rank got for
    matrices of the same shape (same compute dtype and polar options) become one job, computed
-   by one batched polar factor of the [B, m, n] stack (one set of batched matmuls instead of B
-   small ones: the win on a GPU, and for small matrices on a CPU). Planning before batching
-   keeps the balance of the per-matrix plan; ``last_stats`` shows the batches.
+   by one batched polar factor of the [B, m, n] stack: one set of batched matmuls instead of B
+   sets of small ones, so B times fewer kernel launches on a GPU; on one CPU thread it saves
+   the per-call overhead of small matrices (1.8x for 32 of 32 x 32) and is neutral for large
+   ones. Planning before batching keeps the balance of the per-matrix plan; ``last_stats``
+   shows the batches. Fanion-k terms stay one job per matrix (each has its own warm start).
 4. Every rank applies the same update, so parameters stay identical on all ranks; they equal a
    single-process run up to the rounding of the BLAS calls (bit for bit in our tests).
 
