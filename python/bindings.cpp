@@ -406,7 +406,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
           return py::make_tuple(r.Q, stats_to_dict(r.stats));
         },
         py::arg("M"), py::arg("options") = PolarOptions(),
-        "Polar factor U V^T of a 2-D tensor: (Q, stats).");
+        "Polar factor U V^T of a 2-D tensor, or of each matrix of a 3-D stack [B, m, n] "
+        "(Newton-Schulz: one set of batched matmuls): (Q, stats).");
   m.def("top_k_svd",
         [](const at::Tensor& M, int64_t k, const TopKOptions& options,
            std::optional<at::Tensor> warm_start) {

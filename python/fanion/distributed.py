@@ -15,7 +15,13 @@ r"""The sharded mode of :mod:`fanion.optim` on torch.distributed.
    loaded rank). Each rank computes its share and the results are all-gathered in one flat
    buffer per dtype: the m x n matrix for Muon, the factors U (m x r) and V (n x r), (m + n) k
    numbers, for Fanion-k (the paper's §7.4), from which every rank forms U V^T itself and keeps
-   V as its next warm start.
+   V as its next warm start. The plan is made per matrix; then the Muon terms a rank got for
+   matrices of the same shape (same compute dtype and polar options) become one job, computed
+   by one batched polar factor of the [B, m, n] stack: one set of batched matmuls instead of B
+   sets of small ones, so B times fewer kernel launches on a GPU; on one CPU thread it saves
+   the per-call overhead of small matrices (1.8x for 32 of 32 x 32), and costs up to ~10% for
+   large ones (ATen's CPU baddbmm is a little slower than its addmm per slice). Planning before batching keeps the balance of the per-matrix plan; ``last_stats``
+   shows the batches. Fanion-k terms stay one job per matrix (each has its own warm start).
 4. Every rank applies the same update, so parameters stay identical on all ranks; they equal a
    single-process run up to the rounding of the BLAS calls (bit for bit in our tests).
 
@@ -47,11 +53,15 @@ class _Item:
 
 
 class _Job:
-    __slots__ = ("item", "term", "kind", "size", "cost", "wire", "owner", "offset", "kk")
+    """An expensive term of one matrix, or after batching the Muon terms of several same-shape
+    matrices: ``members`` lists (item, term index); the results lie one after another."""
+    __slots__ = ("members", "kind", "size", "cost", "wire", "owner", "offset", "kk", "key")
 
-    def __init__(self, item, term, kind, size, cost, wire, kk):
-        self.item, self.term, self.kind, self.size, self.cost = item, term, kind, size, cost
+    def __init__(self, item, term, kind, size, cost, wire, kk, key=None):
+        self.members = [(item, term)]
+        self.kind, self.size, self.cost = kind, size, cost
         self.wire, self.kk = wire, kk
+        self.key = key  # what same-shape jobs must share to be batched; None: never batched
         self.owner = -1
         self.offset = 0
 
@@ -74,8 +84,9 @@ class Sharding:
         self.group = process_group
         self.timeout = timeout
         self.where = where
-        #: What the last step did: jobs, jobs computed here, estimated load per rank, numbers
-        #: exchanged per rank.
+        #: What the last step did: jobs (after batching), jobs computed here, estimated load per
+        #: rank, numbers exchanged per rank, batched_jobs and batch_sizes (matrices in each job
+        #: of two or more, in plan order).
         self.last_stats = {}
 
     # --- plumbing ---------------------------------------------------------------------------------
@@ -177,7 +188,9 @@ class Sharding:
                     jobs.append(_Job(it, j, t.kind, 1 + (m + n) * kk, m * n * work_rank, wire,
                                      kk))
                 else:
-                    jobs.append(_Job(it, j, t.kind, m * n, m * n * min(m, n), wire, 0))
+                    key = ((m, n, it.cdt, wire, str(it.mat.device), t.polar.__getstate__())
+                           if t.kind == "muon" else None)
+                    jobs.append(_Job(it, j, t.kind, m * n, m * n * min(m, n), wire, 0, key))
 
         # Largest first, to the least loaded rank (deterministic: every rank gets the same plan).
         load = [0] * world
@@ -185,6 +198,7 @@ class Sharding:
             owner = min(range(world), key=lambda r: (load[r], r))
             jobs[idx].owner = owner
             load[owner] += jobs[idx].cost
+        jobs = self._batch(jobs)
         lengths = {}
         for job in jobs:
             key = (job.owner, job.wire)
@@ -220,17 +234,41 @@ class Sharding:
             it.state["direction_bases"] = it.bases
             opt._apply_direction(it.group, it.p, d, it.state)
 
+        batch_sizes = [len(j.members) for j in jobs if len(j.members) > 1]
         self.last_stats = dict(
             jobs=len(jobs), computed_here=sum(1 for j in jobs if j.owner == rank),
             load=load, exchanged=[sum(v for (r, _), v in lengths.items() if r == q)
-                                  for q in range(world)])
+                                  for q in range(world)],
+            batched_jobs=len(batch_sizes), batch_sizes=batch_sizes)
+
+    @staticmethod
+    def _batch(jobs):
+        """Merges the jobs one rank got that share a batch key into the first of them (the
+        plan's order, so every rank merges alike)."""
+        out, first = [], {}
+        for job in jobs:
+            into = first.get((job.key, job.owner)) if job.key is not None else None
+            if into is None:
+                if job.key is not None:
+                    first[(job.key, job.owner)] = job
+                out.append(job)
+            else:
+                into.members += job.members
+                into.size += job.size
+                into.cost += job.cost
+        return out
 
     @staticmethod
     def _compute(job, out):
-        it, t = job.item, job.item.terms[job.term]
+        it, j = job.members[0]
+        t = it.terms[j]
         m, n = it.mat.shape
-        if job.kind == "fanion":
-            U, _, V, _ = _core.top_k_svd(it.mat, job.kk, t.top_k, it.bases[job.term])
+        if len(job.members) > 1:  # same-shape Muon terms: one batched polar factor
+            stack = torch.stack([member.mat for member, _ in job.members])
+            Q, _ = _core.polar_factor(stack, t.polar)
+            out.view(len(job.members), m, n).copy_(Q)
+        elif job.kind == "fanion":
+            U, _, V, _ = _core.top_k_svd(it.mat, job.kk, t.top_k, it.bases[j])
             r = U.shape[1]
             out[0] = r
             out[1:1 + m * job.kk].view(m, job.kk)[:, :r] = U
@@ -240,7 +278,8 @@ class Sharding:
 
     @staticmethod
     def _receive(job, data):
-        it, t = job.item, job.item.terms[job.term]
+        it, j = job.members[0]
+        t = it.terms[j]
         m, n = it.mat.shape
         if job.kind == "fanion":
             r = int(data[0].item())
@@ -250,7 +289,8 @@ class Sharding:
             if method == "auto":
                 method = _core.top_k_auto_method(m, n, job.kk)
             if _core.accepts_warm_start(method):
-                it.bases[job.term] = V.clone()
-            it.parts[job.term] = torch.matmul(U, V.transpose(0, 1))
+                it.bases[j] = V.clone()
+            it.parts[j] = torch.matmul(U, V.transpose(0, 1))
         else:
-            it.parts[job.term] = data.view(m, n).to(it.cdt)
+            for b, (member, term) in enumerate(job.members):
+                member.parts[term] = data[b * m * n:(b + 1) * m * n].view(m, n).to(member.cdt)

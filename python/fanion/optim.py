@@ -35,10 +35,11 @@ Distributed: with ``torch.nn.parallel.DistributedDataParallel`` every optimizer 
 (each rank runs the same replicated step). ``distributed=True`` (default process group) or
 ``process_group=pg`` turns on the sharded mode of :mod:`fanion.distributed`: each rank computes
 the expensive directions (polar factors, top-k subspaces) of its share of the matrices, balanced
-by cost, and the results are all-gathered (for Fanion-k the factors U, V, not the m x n matrix),
-so that every rank applies the same update. The sharded mode expects the same gradients on every
-rank (as after DDP's all-reduce) and checks, at each step, that all ranks hold the same
-parameter list, failing with a clear error instead of hanging.
+by cost (its same-shape Muon matrices as one batched polar factor), and the results are
+all-gathered (for Fanion-k the factors U, V, not the m x n matrix), so that every rank applies
+the same update. The sharded mode expects the same gradients on every rank (as after DDP's
+all-reduce) and checks, at each step, that all ranks hold the same parameter list, failing with
+a clear error instead of hanging.
 """
 import math
 

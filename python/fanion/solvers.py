@@ -22,10 +22,19 @@ def _check_2d(M):
 
 
 def polar_factor(M, method="newton_schulz", **options):
-    """(Q, stats): the polar factor U V^T of a 2-D tensor (the Muon direction, eq. 7).
-    ``method``: newton_schulz (``schedule``, ``steps``, ``tol``, ``dtype``), exact, or a
+    """(Q, stats): the polar factor U V^T of a 2-D tensor (the Muon direction, eq. 7), or of
+    each matrix of a 3-D stack [B, m, n]: Newton-Schulz runs the stack as one set of batched
+    matmuls, each slice normalized by its own norms (so equal to its 2-D result up to BLAS
+    rounding; with ``tol`` the stack stops when every slice meets it); exact and gram solve
+    the slices one by one. Counters: a batched product counts once in ``matmuls`` and
+    ``passes``, ``matvecs`` counts every slice.
+    ``method``: newton_schulz (``schedule``, ``steps``, ``tol``, ``dtype``), exact, gram, or a
     Newton-Schulz schedule name (quintic, cubic, polar_express, polar_express_exact)."""
-    return _core.polar_factor(_check_2d(M), polar_options(method, **options))
+    check_tensor(M, "M", _WHERE)
+    if M.dim() not in (2, 3):
+        raise ValueError(f"{_WHERE}: M must be a 2-D tensor or a 3-D stack [B, m, n], got "
+                         f"shape {list(M.shape)}")
+    return _core.polar_factor(M, polar_options(method, **options))
 
 
 def top_k_svd(M, k, method="auto", warm_start=None, **options):

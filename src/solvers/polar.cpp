@@ -1,9 +1,11 @@
 #include "fanion/solvers/polar.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "exact_svd.h"
 #include "fanion/matrix.h"
@@ -53,10 +55,30 @@ NewtonSchulzSchedule NewtonSchulzSchedule::by_name(const std::string& name) {
 namespace {
 
 void check_input(const at::Tensor& M) {
-  if (!M.defined() || M.dim() != 2) {
-    throw std::invalid_argument("fanion::polar_factor: expected a 2-D tensor, got " +
-                                (M.defined() ? shape_string(M) : std::string("undefined")));
+  if (!M.defined() || (M.dim() != 2 && M.dim() != 3)) {
+    throw std::invalid_argument(
+        "fanion::polar_factor: expected a 2-D tensor or a 3-D stack [B, m, n], got " +
+        (M.defined() ? shape_string(M) : std::string("undefined")));
   }
+}
+
+// Frobenius norm of each matrix: a 0-d tensor for a 2-D X, [B, 1, 1] for a stack.
+at::Tensor fro(const at::Tensor& X) {
+  return X.dim() == 2 ? X.norm() : X.norm(2, {-2, -1}, /*keepdim=*/true);
+}
+
+// beta C + alpha A B, one GEMM per matrix (addmm for 2-D: that path stays as it was).
+at::Tensor add_mm(const at::Tensor& C, const at::Tensor& A, const at::Tensor& B, double beta,
+                  double alpha) {
+  return C.dim() == 2 ? at::addmm(C, A, B, beta, alpha) : at::baddbmm(C, A, B, beta, alpha);
+}
+
+// The worst of two statuses: a numerical issue outranks non-convergence.
+SolverStatus worst(SolverStatus a, SolverStatus b) {
+  auto rank = [](SolverStatus s) {
+    return s == SolverStatus::kNumericalIssue ? 2 : s == SolverStatus::kNotConverged ? 1 : 0;
+  };
+  return rank(a) >= rank(b) ? a : b;
 }
 
 PolarResult exact_polar(const at::Tensor& M, const PolarOptions& options) {
@@ -70,7 +92,8 @@ PolarResult exact_polar(const at::Tensor& M, const PolarOptions& options) {
 }
 
 // One code path for every schedule (DESIGN.md §3): X <- a X + (b A + c A^2) X, A = X X^T,
-// on the wide orientation so that A is the smaller Gram matrix.
+// on the wide orientation so that A is the smaller Gram matrix. X is one matrix or a stack
+// [B, m, n]; every norm is per matrix, so each slice of a stack follows its own 2-D iteration.
 PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
   if (options.steps < 0) {
     throw std::invalid_argument("fanion::polar_factor: steps must be >= 0, got " +
@@ -80,20 +103,21 @@ PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
     throw std::invalid_argument("fanion::polar_factor: schedule '" + options.schedule.name +
                                 "' has no coefficients");
   }
-  const bool tall = M.size(0) > M.size(1);
+  const bool tall = M.size(-2) > M.size(-1);
   at::Tensor X = M.to(options.dtype.value_or(M.scalar_type()));
-  if (tall) X = X.transpose(0, 1);
+  if (tall) X = X.transpose(-2, -1);
   // Frobenius normalization puts every singular value in [0, 1], inside the convergence
   // interval of every schedule; a zero matrix stays zero.
   const double tiny = std::numeric_limits<float>::min();
-  X = X / X.norm().clamp_min(tiny);
+  X = X / fro(X).clamp_min(tiny);
   PolarResult out;
-  const int64_t small = X.size(0);
-  at::Tensor A = at::matmul(X, X.transpose(0, 1));
+  const int64_t small = X.size(-2);
+  const int64_t batch = X.dim() == 3 ? X.size(0) : 1;
+  at::Tensor A = at::matmul(X, X.transpose(-2, -1));
   out.stats.matmuls += 1;
   // sigma_1 <= (sum sigma_i^4)^(1/4) = ||X X^T||_F^(1/2) <= ||X||_F: a tighter bound that
   // starts the small singular values higher (fewer steps), free since X X^T is needed anyway.
-  at::Tensor scale = options.gram_normalization ? A.norm().sqrt() : at::ones({}, A.options());
+  at::Tensor scale = options.gram_normalization ? fro(A).sqrt() : at::ones({}, A.options());
   scale = (scale * options.schedule.slack).clamp_min(tiny);
   X = X / scale;
   A = A / scale / scale;  // (scale * scale can underflow to 0 in fp32)
@@ -101,16 +125,17 @@ PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
   for (int64_t t = 0; t < options.steps; ++t) {
     const auto& co = table[std::min<size_t>(t, table.size() - 1)];
     if (t > 0) {
-      A = at::matmul(X, X.transpose(0, 1));
+      A = at::matmul(X, X.transpose(-2, -1));
       out.stats.matmuls += 1;
     }
-    at::Tensor B = co.c != 0.0 ? at::addmm(A, A, A, co.b, co.c) : A * co.b;
-    at::Tensor next = at::addmm(X, B, X, co.a, 1.0);
+    at::Tensor B = co.c != 0.0 ? add_mm(A, A, A, co.b, co.c) : A * co.b;
+    at::Tensor next = add_mm(X, B, X, co.a, 1.0);
     out.stats.matmuls += co.c != 0.0 ? 2 : 1;
     out.stats.passes += 1;
     out.stats.iterations += 1;
     if (options.tol > 0.0) {
-      out.stats.residual = ((next - X).norm() / X.norm()).item<double>();
+      // The worst slice decides; a zero matrix has converged (0 / tiny, not 0 / 0).
+      out.stats.residual = (fro(next - X) / fro(X).clamp_min(tiny)).max().item<double>();
       X = next;
       if (out.stats.residual <= options.tol) break;
       if (t + 1 == options.steps) out.stats.status = SolverStatus::kNotConverged;
@@ -118,12 +143,32 @@ PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
       X = next;
     }
   }
-  out.stats.matvecs = out.stats.matmuls * small;
-  if (tall) X = X.transpose(0, 1);
+  // A batched product counts once in matmuls and passes; matvecs counts every slice's work.
+  out.stats.matvecs = out.stats.matmuls * small * batch;
+  if (tall) X = X.transpose(-2, -1);
   out.Q = X.to(M.scalar_type()).contiguous();
   if (!at::isfinite(out.Q).all().item<bool>()) {
     out.stats.status = SolverStatus::kNumericalIssue;
   }
+  return out;
+}
+
+// The exact paths one slice at a time (an SVD per matrix either way); stats add up, the
+// worst status and residual win.
+PolarResult exact_polar_batched(const at::Tensor& M, const PolarOptions& options) {
+  PolarResult out;
+  std::vector<at::Tensor> Qs;
+  for (int64_t b = 0; b < M.size(0); ++b) {
+    PolarResult r = exact_polar(M[b], options);
+    Qs.push_back(r.Q);
+    out.stats.status = worst(out.stats.status, r.stats.status);
+    out.stats.iterations = std::max(out.stats.iterations, r.stats.iterations);
+    out.stats.matvecs += r.stats.matvecs;
+    out.stats.passes += r.stats.passes;
+    out.stats.matmuls += r.stats.matmuls;
+    out.stats.residual = std::max(out.stats.residual, r.stats.residual);
+  }
+  out.Q = at::stack(Qs);
   return out;
 }
 
@@ -134,7 +179,8 @@ PolarResult polar_factor(const at::Tensor& M, const PolarOptions& options) {
   if (M.numel() == 0) return {at::zeros_like(M), {}};
   switch (options.method) {
     case PolarMethod::kExact:
-    case PolarMethod::kGram: return exact_polar(M, options);
+    case PolarMethod::kGram:
+      return M.dim() == 2 ? exact_polar(M, options) : exact_polar_batched(M, options);
     case PolarMethod::kNewtonSchulz: return newton_schulz(M, options);
   }
   throw std::invalid_argument("fanion::polar_factor: unknown method");

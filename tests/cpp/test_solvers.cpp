@@ -316,6 +316,110 @@ TEST(SolversPolar, EarlyStoppingTolerance) {
   EXPECT_EQ(polar_factor(M, cubic(17)).stats.iterations, 17);
 }
 
+// ================================================================ batched polar factor
+
+/// B matrices of one shape with different spectra, slice `zero` set to 0 (-1: none).
+at::Tensor polar_stack(int64_t B, int64_t m, int64_t n, at::ScalarType dtype, int64_t zero = -1) {
+  std::vector<at::Tensor> slices;
+  for (int64_t b = 0; b < B; ++b) {
+    slices.push_back(b == zero ? at::zeros({m, n}, at::TensorOptions().dtype(dtype))
+                               : with_singular_values(m, n, geometric(std::min(m, n), 3.0 + b,
+                                                                      0.7 + 0.05 * b),
+                                                      500 + b, dtype));
+  }
+  return at::stack(slices);
+}
+
+TEST(SolversPolarBatched, NewtonSchulzSliceEqualsTheTwoDimensionalResult) {
+  // Each slice of a stack is normalized by its own norms and iterated by the same products,
+  // so it must equal the 2-D polar factor of that slice up to the products' rounding: 1e-12
+  // relative in fp64, 1e-5 in fp32 (ATen multiplies tiny batched matrices by its own loop,
+  // not the BLAS GEMM, and the steps amplify the difference to ~1e-6: the size of the fp32
+  // rounding of the 2-D result itself). The zero slice stays exactly zero.
+  const auto pe = PolarOptions{}.set_schedule(NewtonSchulzSchedule::polar_express_exact()).set_steps(10);
+  for (auto dtype : kDtypes) {
+    const double tol = dtype == at::kDouble ? 1e-12 : 1e-5;
+    for (const auto& shape : std::vector<std::vector<int64_t>>{{4, 16, 16}, {3, 7, 30}, {5, 40, 9}}) {
+      const at::Tensor S = polar_stack(shape[0], shape[1], shape[2], dtype, /*zero=*/1);
+      const at::Tensor before = S.clone();
+      for (const auto& opts : std::vector<PolarOptions>{PolarOptions{}, pe, cubic(30),
+                                                        PolarOptions{}.set_gram_normalization(false)}) {
+        SCOPED_TRACE(tag(std::to_string(shape[1]) + "x" + std::to_string(shape[2]) + " " +
+                         opts.schedule.name, dtype));
+        const auto r = polar_factor(S, opts);
+        ASSERT_EQ(r.Q.sizes(), S.sizes());
+        EXPECT_EQ(r.Q.scalar_type(), dtype);
+        EXPECT_EQ(r.stats.status, SolverStatus::kConverged);
+        EXPECT_EQ(max_abs(r.Q[1]), 0.0);
+        for (int64_t b = 0; b < S.size(0); ++b) {
+          if (b == 1) continue;
+          const auto one = polar_factor(S[b], opts);
+          EXPECT_LE(rel_err(r.Q[b], one.Q), tol) << "slice " << b;
+          // Counters: a batched product counts once, matvecs count every slice.
+          EXPECT_EQ(r.stats.matmuls, one.stats.matmuls);
+          EXPECT_EQ(r.stats.iterations, one.stats.iterations);
+          EXPECT_EQ(r.stats.matvecs, one.stats.matvecs * S.size(0));
+        }
+        EXPECT_TRUE(at::equal(S, before)) << "polar_factor mutated its input";
+      }
+    }
+  }
+}
+
+TEST(SolversPolarBatched, ExactAndGramSolveEverySlice) {
+  for (auto dtype : kDtypes) {
+    const at::Tensor S = polar_stack(3, 12, 20, dtype, /*zero=*/2);
+    for (const auto& opts : {PolarOptions::exact(), PolarOptions::gram()}) {
+      SCOPED_TRACE(tag(opts.method == PolarMethod::kExact ? "exact" : "gram", dtype));
+      const auto r = polar_factor(S, opts);
+      ASSERT_EQ(r.Q.sizes(), S.sizes());
+      EXPECT_EQ(r.Q.scalar_type(), dtype);
+      for (int64_t b = 0; b < 2; ++b) {
+        EXPECT_LE(rel_err(r.Q[b], polar_ref(exact_svd(S[b]))), dtype == at::kDouble ? 1e-10 : 1e-5);
+      }
+      EXPECT_EQ(max_abs(r.Q[2]), 0.0);
+      EXPECT_EQ(r.stats.passes, polar_factor(S[0], opts).stats.passes * 3);
+    }
+  }
+}
+
+TEST(SolversPolarBatched, EarlyStopWaitsForTheSlowestSlice) {
+  // Slices with different conditioning need different numbers of cubic steps: the stack
+  // stops when the slowest one meets tol, and a zero slice does not hold it back.
+  std::vector<at::Tensor> slices = {
+      with_singular_values(20, 12, geometric(12, 4.0, 0.95), 510),
+      with_singular_values(20, 12, geometric(12, 4.0, 0.6), 511),
+      at::zeros({20, 12}, at::kDouble)};
+  const at::Tensor S = at::stack(slices);
+  const auto opts = cubic(200).set_tol(1e-12);
+  int64_t slowest = 0;
+  for (int64_t b = 0; b < 2; ++b) {
+    const auto one = polar_factor(S[b], opts);
+    ASSERT_EQ(one.stats.status, SolverStatus::kConverged);
+    slowest = std::max(slowest, one.stats.iterations);
+  }
+  const auto r = polar_factor(S, opts);
+  EXPECT_EQ(r.stats.status, SolverStatus::kConverged);
+  EXPECT_EQ(r.stats.iterations, slowest);
+  EXPECT_LE(r.stats.residual, 1e-12);
+  for (int64_t b = 0; b < 2; ++b) EXPECT_LE(rel_err(r.Q[b], polar_ref(exact_svd(S[b]))), 1e-9);
+  EXPECT_EQ(max_abs(r.Q[2]), 0.0);
+  // Too few steps: reported, not raised.
+  EXPECT_EQ(polar_factor(S, cubic(3).set_tol(1e-12)).stats.status, SolverStatus::kNotConverged);
+  // A lone zero matrix has converged too (residual 0, not 0 / 0).
+  const auto z = polar_factor(slices[2], opts);
+  EXPECT_EQ(z.stats.status, SolverStatus::kConverged);
+  EXPECT_EQ(z.stats.iterations, 1);
+  EXPECT_EQ(z.stats.residual, 0.0);
+}
+
+TEST(SolversPolarBatched, EmptyStacksAndBadRanks) {
+  EXPECT_EQ(polar_factor(at::zeros({0, 4, 5}, at::kDouble)).Q.sizes(), (std::vector<int64_t>{0, 4, 5}));
+  EXPECT_EQ(polar_factor(at::zeros({3, 0, 5}, at::kDouble)).Q.sizes(), (std::vector<int64_t>{3, 0, 5}));
+  EXPECT_THROW(polar_factor(at::zeros({2, 3, 4, 5}, at::kDouble)), std::invalid_argument);
+  EXPECT_THROW(polar_factor(at::zeros({5}, at::kDouble)), std::invalid_argument);
+}
+
 // ================================================================ top-k SVD
 
 struct TopKTol {

@@ -150,6 +150,60 @@ def sharded_vs_local(rank, world):
     return out
 
 
+# --- same-shape matrices: batched polar factors in the sharded mode --------------------------
+
+# Six 32 x 32 layers among other shapes, in fp64. The plan deals the six out to ranks 0, 1, 0,
+# 1, 0, 1 (largest first, to the least loaded rank); each rank then batches its three into one
+# job.
+BATCHED_SHAPES = [(32, 32)] * 6 + [(32, 16), (8, 32), (16, 2, 3, 3), (32,)]
+
+
+def batched_problem(seed):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(*s, generator=gen, dtype=torch.float64) for s in BATCHED_SHAPES]
+
+
+def two_groups(ps, **kw):
+    """Layers 0-3 and the rest with the default Newton-Schulz steps, layers 4-5 with 7: same
+    shapes, different polar options, so they must not share a batch."""
+    return fanion.Muon([{"params": ps[:4] + ps[6:]}, {"params": ps[4:6], "ns_steps": 7}],
+                       lr=0.05, **kw)  # ranks get layers 0, 2, 4 and 1, 3, 5: batches [2, 2]
+
+
+# (name, make(params, **kw), batch sizes expected on every step, tolerance vs a local run)
+BATCHED = [
+    ("Muon", lambda ps, **kw: fanion.Muon(ps, lr=0.05, shape_scale="muon", **kw), [3, 3], 1e-12),
+    ("Muon fp32 compute", lambda ps, **kw: fanion.Muon(ps, lr=0.05, compute_dtype=torch.float32,
+                                                       **kw), [3, 3], 1e-6),
+    ("SMuon polar_express", lambda ps, **kw: fanion.SMuon(ps, lr=0.05, ns_schedule="polar_express",
+                                                          **kw), [3, 3], 1e-12),
+    ("Muon, two groups", two_groups, [2, 2], 1e-12),
+    ("Fanion-4 (never batched)", lambda ps, **kw: fanion.Fanion(ps, k=4, lr=0.05, **kw), [],
+     1e-12),
+]
+
+
+def sharded_batched(rank, world):
+    out = {}
+    for name, make, _, _ in BATCHED:
+        ps = [torch.nn.Parameter(t) for t in batched_problem(11)]
+        ref = [torch.nn.Parameter(t) for t in batched_problem(11)]
+        opt = make(ps, distributed=True)
+        ref_opt = make(ref)
+        stats = []
+        for step in range(SHARDED_STEPS):
+            for p, q, g in zip(ps, ref, batched_problem(200 + step)):
+                p.grad = g.clone()
+                q.grad = g.clone()
+            opt.step()
+            ref_opt.step()
+            stats.append(dict(opt._sharding.last_stats))
+        params = flat(ps)
+        out[name] = {"diff_vs_local": float((params - flat(ref)).abs().max()),
+                     "spread": same_on_all_ranks(params), "stats": stats}
+    return out
+
+
 def mismatched_world(rank, world):
     """Refused steps and mismatched parameter lists must raise on every rank, not hang."""
     result = {}

@@ -76,7 +76,17 @@ struct PolarResult {
   SolverStats stats;
 };
 
-/// Polar factor of a 2-D tensor. Never mutates M. A zero matrix gives zeros.
+/// Polar factor of a 2-D tensor, or of each matrix of a 3-D stack [B, m, n] (same-shape
+/// matrices, e.g. the layers of a sharded optimizer step). Never mutates M. A zero matrix
+/// (or slice) gives zeros.
+///
+/// A stack runs Newton–Schulz as one set of batched matmuls (B GEMMs per product, one call),
+/// every slice normalized by its own norms exactly as a 2-D input is, so each slice equals
+/// polar_factor(M[b]) up to BLAS rounding. With tol > 0 the stack stops when every slice meets
+/// the tolerance (stats.residual is the worst slice's), so a slice may run more steps than it
+/// would alone. Counters: a batched product counts once in matmuls and passes; matvecs
+/// counts every slice (matmuls * min(m, n) * B). The exact and Gram methods solve the slices
+/// one by one and add up their counters.
 PolarResult polar_factor(const at::Tensor& M, const PolarOptions& options = {});
 
 }  // namespace fanion
