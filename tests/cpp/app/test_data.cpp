@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "app_test_util.h"
 #include "data/bytes.h"
 #include "data/images.h"
 #include "data/text.h"
@@ -246,7 +247,7 @@ TEST(DataIdx, FashionMnistLayoutWithAndWithoutGz) {
 
 TEST(DataIdx, RealFashionMnist) {
   if (!fs::is_directory(kFashionMnistDir)) {
-    GTEST_SKIP() << kFashionMnistDir << " missing (apt-get install dataset-fashion-mnist)";
+    SKIP_UNLESS_CI(kFashionMnistDir << " missing (apt-get install dataset-fashion-mnist)");
   }
   const TrainTest tt = load_fashion_mnist();
   EXPECT_EQ(tt.train.images.sizes(), (std::vector<int64_t>{60000, 1, 28, 28}));
@@ -422,7 +423,7 @@ TEST(DataText, ReadTextFile) {
 
 TEST(DataText, KjvBible) {
   if (std::system("command -v bible >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "`bible` missing (apt-get install bible-kjv)";
+    SKIP_UNLESS_CI("`bible` missing (apt-get install bible-kjv)");
   }
   const std::string kjv = load_kjv_bible();
   const std::string first = "In the beginning God created the heaven and the earth.\n";

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "app_test_util.h"
 #include "data/bytes.h"
 #include "data/text.h"
 #include "data/tokenizer.h"
@@ -81,7 +82,7 @@ TEST(TokenizerBytes, RoundTripAnyBytes) {
 // --- GPT-2 against the reference encoder ---------------------------------------------------
 
 TEST(TokenizerGpt2, KnownIds) {
-  if (gpt2() == nullptr) GTEST_SKIP() << kNoVocab;
+  if (gpt2() == nullptr) SKIP_UNLESS_CI(kNoVocab);
   const Gpt2Tokenizer& tok = *gpt2();
   EXPECT_EQ(tok.vocab_size(), 50257);
   EXPECT_EQ(tok.name(), "gpt2");
@@ -119,7 +120,7 @@ TEST(TokenizerGpt2, KnownIds) {
 }
 
 TEST(TokenizerGpt2, RoundTripOddText) {
-  if (gpt2() == nullptr) GTEST_SKIP() << kNoVocab;
+  if (gpt2() == nullptr) SKIP_UNLESS_CI(kNoVocab);
   const Gpt2Tokenizer& tok = *gpt2();
   std::string all;
   for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
@@ -142,9 +143,9 @@ TEST(TokenizerGpt2, RoundTripOddText) {
 }
 
 TEST(TokenizerGpt2, KjvPrefixMatchesReference) {
-  if (gpt2() == nullptr) GTEST_SKIP() << kNoVocab;
+  if (gpt2() == nullptr) SKIP_UNLESS_CI(kNoVocab);
   if (std::system("command -v bible >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "`bible` missing (apt-get install bible-kjv)";
+    SKIP_UNLESS_CI("`bible` missing (apt-get install bible-kjv)");
   }
   const std::string prefix = load_kjv_bible().substr(0, 200000);
   const Ids ids = gpt2()->encode(prefix);
@@ -165,7 +166,7 @@ TEST(TokenizerGpt2, MakeTokenizer) {
   EXPECT_THROW(make_tokenizer("words"), std::invalid_argument);
   const std::string empty = test_dir();
   EXPECT_THROW(make_tokenizer("gpt2", empty), DataError);
-  if (gpt2() == nullptr) GTEST_SKIP() << kNoVocab;
+  if (gpt2() == nullptr) SKIP_UNLESS_CI(kNoVocab);
   const auto tok = make_tokenizer("gpt2");
   EXPECT_EQ(tok->name(), "gpt2");
   EXPECT_EQ(tok->encode("Hello world"), (Ids{15496, 995}));
@@ -291,9 +292,9 @@ TEST(TokenizerGpt2, MalformedVocabularyNamesTheFile) {
 }
 
 TEST(TokenizerGpt2, KjvSpeed) {
-  if (gpt2() == nullptr) GTEST_SKIP() << kNoVocab;
+  if (gpt2() == nullptr) SKIP_UNLESS_CI(kNoVocab);
   if (std::system("command -v bible >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "`bible` missing (apt-get install bible-kjv)";
+    SKIP_UNLESS_CI("`bible` missing (apt-get install bible-kjv)");
   }
   const std::string kjv = load_kjv_bible();
   const Gpt2Tokenizer tok(*find_gpt2_vocab_dir() + "/encoder.json",
