@@ -74,6 +74,23 @@ void apply_common(const cli::Parser& p) {
     throw cli::UsageError("--device: expected cpu or cuda, got '" + device + "'");
 }
 
+/// The JSON document (docs/json.md) and the plot of a `train` command; returns its status.
+int finish(const cli::Parser& p, const std::string& command, json::Value config,
+           json::Value summary, json::Value runs, double seconds) {
+  const json::Value doc = json::Value::object()
+                              .set("command", command)
+                              .set("schema_version", 1)
+                              .set("config", std::move(config))
+                              .set("summary", std::move(summary))
+                              .set("runs", std::move(runs))
+                              .set("seconds", seconds);
+  std::optional<std::string> json_path, plot_path;
+  if (p.has("json")) json_path = p.get_string("json");
+  if (p.has("plot")) plot_path = p.get_string("plot");
+  return report::write_json_and_plot(doc, json_path, plot_path, "plot_train.py",
+                                     "FANION_PLOT_TRAIN", "fanion " + command);
+}
+
 // --- train cnn ----------------------------------------------------------------------------------
 
 // The paper's Table 5 (validation accuracy on CIFAR-10 after 8 epochs, %).
@@ -274,18 +291,8 @@ int train_cnn(int argc, char** argv) {
                            .set("grad_norm_every", cfg.grad_norm_every)
                            .set("device", cfg.device)
                            .set("threads", at::get_num_threads());
-  const json::Value doc = json::Value::object()
-                              .set("command", "train cnn")
-                              .set("schema_version", 1)
-                              .set("config", std::move(config))
-                              .set("summary", std::move(summary))
-                              .set("runs", std::move(runs))
-                              .set("seconds", seconds_since(t_all));
-  std::optional<std::string> json_path, plot_path;
-  if (p.has("json")) json_path = p.get_string("json");
-  if (p.has("plot")) plot_path = p.get_string("plot");
-  return report::write_json_and_plot(doc, json_path, plot_path, "plot_train.py",
-                                     "FANION_PLOT_TRAIN", "fanion train cnn");
+  return finish(p, "train cnn", std::move(config), std::move(summary), std::move(runs),
+                seconds_since(t_all));
 }
 
 // --- train gpt ----------------------------------------------------------------------------------
@@ -508,19 +515,8 @@ int train_gpt(int argc, char** argv) {
                            .set("first_seed", seed0)
                            .set("device", cfg.device)
                            .set("threads", at::get_num_threads());
-  const json::Value doc = json::Value::object()
-                              .set("command", "train gpt")
-                              .set("schema_version", 1)
-                              .set("config", std::move(config))
-                              .set("summary", std::move(summary))
-                              .set("runs", std::move(runs))
-                              .set("seconds", seconds_since(t_all));
-  std::optional<std::string> json_path, plot_path;
-  if (p.has("json")) json_path = p.get_string("json");
-  if (p.has("plot")) plot_path = p.get_string("plot");
-  // A diverged run is a result (shown in the table), not an error.
-  return report::write_json_and_plot(doc, json_path, plot_path, "plot_train.py",
-                                     "FANION_PLOT_TRAIN", "fanion train gpt");
+  return finish(p, "train gpt", std::move(config), std::move(summary), std::move(runs),
+                seconds_since(t_all));
 }
 
 }  // namespace
