@@ -42,7 +42,8 @@ std::vector<OptimizerChoice> parse_optimizers(const std::string& text, const Def
 /// F-Neon and F-Fanion-K take F-Muon's, S-* take S-Muon's (as the paper does).
 OptimizerChoice cnn_defaults(const std::string& name);
 
-/// Our defaults for the small GPT (tuned with `fanion train gpt --lr-sweep`, docs/RESULTS.md).
+/// Our defaults for the small GPT (Muon, F-Muon, S-Muon tuned with `fanion train gpt
+/// --lr-sweep`, docs/RESULTS.md).
 OptimizerChoice gpt_defaults(const std::string& name);
 
 struct MeanStd {
