@@ -377,6 +377,7 @@ int train_gpt(int argc, char** argv) {
 
   struct Plan {
     OptimizerChoice opt;
+    size_t which;  ///< index in `optimizers`
     double multiplier;
     uint64_t seed;
   };
@@ -386,12 +387,12 @@ int train_gpt(int argc, char** argv) {
   for (double m : multipliers)
     if (!(m > 0)) throw cli::UsageError("--lr-sweep: multipliers must be positive");
   std::vector<Plan> plan;
-  for (const auto& o : optimizers)
+  for (size_t k = 0; k < optimizers.size(); ++k)
     for (double m : multipliers)
       for (int64_t s = 0; s < seeds; ++s) {
-        OptimizerChoice x = o;
-        x.lr = o.lr * m;
-        plan.push_back({x, m, uint64_t(seed0 + s)});
+        OptimizerChoice x = optimizers[k];
+        x.lr *= m;
+        plan.push_back({x, k, m, uint64_t(seed0 + s)});
       }
   if ((!cfg.checkpoint_path.empty() || !cfg.resume_path.empty()) && plan.size() != 1)
     throw cli::UsageError("--checkpoint/--resume need a single run (one optimizer, one seed, "
@@ -441,7 +442,12 @@ int train_gpt(int argc, char** argv) {
   // Table: per optimizer (and lr), mean final validation loss over seeds; best lr starred.
   json::Value summary = json::Value::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& o : optimizers) {
+  for (size_t k = 0; k < optimizers.size(); ++k) {
+    const OptimizerChoice& o = optimizers[k];
+    // The name, or the full label when the list holds the same preset twice.
+    std::string shown = o.name;
+    for (size_t j = 0; j < optimizers.size(); ++j)
+      if (j != k && optimizers[j].name == o.name) shown = o.label();
     double best = std::nan("");
     double best_lr = 0;
     std::vector<std::vector<std::string>> group_rows;
@@ -450,7 +456,7 @@ int train_gpt(int argc, char** argv) {
       double lr = 0, secs = 0, tps = 0;
       int diverged = 0;
       for (size_t i = 0; i < plan.size(); ++i)
-        if (plan[i].opt.name == o.name && plan[i].opt.alpha == o.alpha && plan[i].multiplier == m) {
+        if (plan[i].which == k && plan[i].multiplier == m) {
           lr = plan[i].opt.lr;
           secs += results[i].seconds;
           tps += results[i].tokens_per_second;
@@ -462,12 +468,12 @@ int train_gpt(int argc, char** argv) {
         best = ms.mean;
         best_lr = lr;
       }
-      group_rows.push_back({o.name, fmt("%g", lr),
+      group_rows.push_back({shown, fmt("%g", lr),
                             ok ? fmt("%.4f", ms.mean) + (ms.n > 1 ? " ± " + fmt("%.4f", ms.std) : "")
                                : std::to_string(diverged) + " diverged",
                             fmt("%.1f", secs / double(seeds)), fmt("%.0f", tps / double(seeds))});
       summary.push_back(json::Value::object()
-                            .set("optimizer", o.name)
+                            .set("optimizer", shown)
                             .set("alpha", o.alpha)
                             .set("lr", lr)
                             .set("lr_multiplier", m)
