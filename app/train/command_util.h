@@ -1,0 +1,86 @@
+#pragma once
+// What `fanion train cnn` and `fanion train gpt` share on the command line: common options,
+// list parsing, and the JSON/plot ending.
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "json.h"
+#include "report.h"
+
+namespace fanion::app::train {
+
+inline std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+inline std::vector<int64_t> parse_ints(const std::string& text, const std::string& what) {
+  std::vector<int64_t> out;
+  for (const auto& s : cli::split_list(text)) out.push_back(cli::parse_int(s, what));
+  if (out.empty()) throw cli::UsageError(what + ": empty list");
+  return out;
+}
+
+inline std::vector<double> parse_doubles(const std::string& text, const std::string& what) {
+  std::vector<double> out;
+  for (const auto& s : cli::split_list(text)) out.push_back(cli::parse_double(s, what));
+  if (out.empty()) throw cli::UsageError(what + ": empty list");
+  return out;
+}
+
+inline int64_t positive(const cli::Parser& p, const std::string& name) {
+  const int64_t v = p.get_int(name);
+  if (v < 1) throw cli::UsageError("--" + name + ": must be >= 1, got " + std::to_string(v));
+  return v;
+}
+
+inline void common_options(cli::Parser& p) {
+  p.option("seed", "N", "first seed (runs use seed, seed+1, ...)", "0");
+  p.option("device", "D", "cpu | cuda", "cpu");
+  p.option("threads", "N", "intra-op threads (at::set_num_threads)");
+  p.option("json", "PATH", "write config, per-step metrics and results as JSON (docs/json.md)");
+  p.option("plot", "PATH", "write a PNG of the curves (needs matplotlib)");
+  p.flag("quiet", "no progress on stderr");
+}
+
+inline void apply_common(const cli::Parser& p) {
+  if (p.has("threads")) at::set_num_threads(static_cast<int>(positive(p, "threads")));
+  const std::string device = p.get_string("device");
+  if (device != "cpu" && device != "cuda")
+    throw cli::UsageError("--device: expected cpu or cuda, got '" + device + "'");
+}
+
+/// The JSON document (docs/json.md) and the plot of a `train` command; returns its status.
+inline int finish(const cli::Parser& p, const std::string& command, json::Value config,
+           json::Value summary, json::Value runs, double seconds) {
+  const json::Value doc = json::Value::object()
+                              .set("command", command)
+                              .set("schema_version", 1)
+                              .set("config", std::move(config))
+                              .set("summary", std::move(summary))
+                              .set("runs", std::move(runs))
+                              .set("seconds", seconds);
+  std::optional<std::string> json_path, plot_path;
+  if (p.has("json")) json_path = p.get_string("json");
+  if (p.has("plot")) plot_path = p.get_string("plot");
+  return report::write_json_and_plot(doc, json_path, plot_path, "plot_train.py",
+                                     "FANION_PLOT_TRAIN", "fanion " + command);
+}
+
+
+/// `fanion train cnn` and `fanion train gpt` (argv[0] = "cnn" / "gpt").
+int cnn_command(int argc, char** argv);
+int gpt_command(int argc, char** argv);
+
+}  // namespace fanion::app::train
