@@ -140,9 +140,7 @@ int cnn_command(int argc, char** argv) {
   const auto t_all = std::chrono::steady_clock::now();
   std::vector<train::CnnRunResult> results;
   for (size_t i = 0; i < plan.size(); ++i) {
-    const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(plan.size()) +
-                            " " + plan[i].opt.label() + " seed " + std::to_string(plan[i].seed) +
-                            "] ";
+    const std::string tag = run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
     auto r = train::run_cnn(cfg, images, plan[i].opt, plan[i].seed,
                             [&](const std::string& s) { progress.update(tag + s); });
     progress.done(tag + "val accuracy " + fmt("%.2f%%", 100 * r.val_accuracy) + " in " +

@@ -3,7 +3,6 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/sgd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -11,11 +10,6 @@
 
 namespace fanion::app::train {
 namespace {
-
-double now_seconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 json::Value norms_json(const MatrixNorms& n) {
   return json::Value::object()
@@ -168,7 +162,8 @@ CnnRunResult run_cnn(const CnnTrainConfig& c, const PreparedImages& data,
       fanion_opt.step();
       sgd.step();
 
-      loss_sum += loss.item<double>();
+      const double batch_loss = loss.item<double>();
+      loss_sum += batch_loss;
       correct += logits.argmax(1).eq(y).sum().item<int64_t>();
       seen += bs;
       if (progress) {
@@ -177,7 +172,7 @@ CnnRunResult run_cnn(const CnnTrainConfig& c, const PreparedImages& data,
         char buf[200];
         std::snprintf(buf, sizeof buf, "epoch %lld/%lld step %lld/%lld loss %.4f  %.1f img/s  %s left",
                       (long long)epoch, (long long)c.epochs, (long long)step + 1,
-                      (long long)total_steps, loss.item<double>() / double(bs),
+                      (long long)total_steps, batch_loss / double(bs),
                       double(seen) / std::max(1e-9, el - (r.epochs.empty() ? 0.0 : r.epochs.back().seconds)),
                       format_duration(left).c_str());
         progress(buf);

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "json.h"
 #include "report.h"
+#include "train/common.h"
 
 namespace fanion::app::train {
 
@@ -78,6 +79,12 @@ inline int finish(const cli::Parser& p, const std::string& command, json::Value 
                                      "FANION_PLOT_TRAIN", "fanion " + command);
 }
 
+
+/// "[3/9 f-muon(lr=0.4,...) seed 2] ": the prefix of run i's progress lines.
+inline std::string run_tag(size_t i, size_t runs, const OptimizerChoice& opt, uint64_t seed) {
+  return "[" + std::to_string(i + 1) + "/" + std::to_string(runs) + " " + opt.label() +
+         " seed " + std::to_string(seed) + "] ";
+}
 
 /// `fanion train cnn` and `fanion train gpt` (argv[0] = "cnn" / "gpt").
 int cnn_command(int argc, char** argv);

@@ -1,11 +1,12 @@
 #include "train/common.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
 #include "cli.h"
-#include "fanion/matrix.h"
+#include "fanion/norms.h"
 #include "fanion/optim/presets.h"
 
 namespace fanion::app::train {
@@ -138,9 +139,9 @@ MeanStd mean_std(const std::vector<double>& v) {
 }
 
 MatrixNorms matrix_norms(const at::Tensor& grad) {
-  const at::Tensor M = as_matrix(grad.detach()).to(at::kDouble);
-  const at::Tensor s = at::linalg_svdvals(M);
-  return {M.norm().item<double>(), s.numel() ? s.max().item<double>() : 0.0,
+  // One SVD for spectral and nuclear (norms::spectral and norms::nuclear would take one each).
+  const at::Tensor s = norms::singular_values(grad.detach());
+  return {norms::frobenius(grad.detach()), s.numel() ? s[0].item<double>() : 0.0,
           s.sum().item<double>()};
 }
 
@@ -165,6 +166,11 @@ void LrSchedule::set_factor(double factor) {
 
 void LrSchedule::set_factor(size_t group, double factor) {
   opt_.param_groups().at(group).options().set_lr(base_.at(group) * factor);
+}
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
 std::string format_duration(double s) {

@@ -78,6 +78,9 @@ class LrSchedule {
   std::vector<double> base_;
 };
 
+/// Seconds on a monotonic clock (differences are durations).
+double now_seconds();
+
 /// "12.3s", "4m05s", "1h02m".
 std::string format_duration(double seconds);
 

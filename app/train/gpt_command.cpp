@@ -147,9 +147,7 @@ int gpt_command(int argc, char** argv) {
   const auto t_all = std::chrono::steady_clock::now();
   std::vector<train::GptRunResult> results;
   for (size_t i = 0; i < plan.size(); ++i) {
-    const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(plan.size()) +
-                            " " + plan[i].opt.label() + " seed " + std::to_string(plan[i].seed) +
-                            "] ";
+    const std::string tag = run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
     auto r = train::run_gpt(cfg, tokens, plan[i].opt, plan[i].seed,
                             [&](const std::string& s) { progress.update(tag + s); });
     progress.done(tag + (r.diverged ? std::string("diverged")
@@ -168,7 +166,7 @@ int gpt_command(int argc, char** argv) {
     for (size_t j = 0; j < optimizers.size(); ++j)
       if (j != k && optimizers[j].name == o.name) shown = o.label();
     double best = std::nan("");
-    double best_lr = 0;
+    size_t best_row = 0;
     std::vector<std::vector<std::string>> group_rows;
     for (double m : multipliers) {
       std::vector<double> finals;
@@ -185,7 +183,7 @@ int gpt_command(int argc, char** argv) {
       const bool ok = !finals.empty() && diverged == 0;
       if (ok && (std::isnan(best) || ms.mean < best)) {
         best = ms.mean;
-        best_lr = lr;
+        best_row = group_rows.size();
       }
       group_rows.push_back({shown, fmt("%g", lr),
                             ok ? fmt("%.4f", ms.mean) + (ms.n > 1 ? " ± " + fmt("%.4f", ms.std) : "")
@@ -201,10 +199,8 @@ int gpt_command(int argc, char** argv) {
                             .set("runs", int64_t(finals.size()) + diverged)
                             .set("diverged", diverged));
     }
-    for (auto& row : group_rows) {
-      if (sweep && row[1] == fmt("%g", best_lr) && !std::isnan(best)) row[1] += " *";
-      rows.push_back(row);
-    }
+    if (sweep && !std::isnan(best)) group_rows[best_row][1] += " *";
+    rows.insert(rows.end(), group_rows.begin(), group_rows.end());
   }
   std::cout << "\nvalidation loss after " << cfg.steps << " steps (" << tokenizer->name()
             << " tokens" << (seeds > 1 ? ", mean ± std over seeds" : "") << ")"

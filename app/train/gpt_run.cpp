@@ -4,7 +4,6 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/serialize.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -16,11 +15,6 @@ namespace fanion::app::train {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-double now_seconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 /// Batch `step` of a run: random windows of context + 1 tokens, a pure function of
 /// (seed, step) so that a resumed run sees the same batches as an uninterrupted one.
@@ -211,11 +205,11 @@ GptRunResult run_gpt(const GptTrainConfig& c, const TokenData& data,
       save(step + 1);
     if (progress) {
       const double el = now_seconds() - t0;
+      char val[32] = "";
+      if (!r.val_loss.empty()) std::snprintf(val, sizeof val, " val %.4f", r.val_loss.back().second);
       char buf[200];
       std::snprintf(buf, sizeof buf, "step %lld/%lld loss %.4f%s  %.0f tok/s  %s left",
-                    (long long)step + 1, (long long)c.steps, l,
-                    r.val_loss.empty() ? "" : (" val " + std::to_string(r.val_loss.back().second).substr(0, 6)).c_str(),
-                    tokens / std::max(el, 1e-9),
+                    (long long)step + 1, (long long)c.steps, l, val, tokens / std::max(el, 1e-9),
                     format_duration(el / double(step + 1 - start) * double(end - step - 1)).c_str());
       progress(buf);
     }
