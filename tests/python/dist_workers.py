@@ -122,21 +122,27 @@ SHARDED = [
 SHARDED_STEPS = 4
 
 
+def step_side_by_side(opt, ps, ref_opt, ref, grads_of_step):
+    """SHARDED_STEPS steps of a sharded optimizer and a local one on the same gradients;
+    returns the sharded one's last_stats after each step."""
+    stats = []
+    for step in range(SHARDED_STEPS):
+        for p, q, g in zip(ps, ref, grads_of_step(step)):
+            p.grad = g.clone()
+            q.grad = g.clone()
+        opt.step()
+        ref_opt.step()
+        stats.append(dict(opt._sharding.last_stats))
+    return stats
+
+
 def sharded_vs_local(rank, world):
     out = {}
     for name, make in SHARDED:
         ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
         ref = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
-        opt = make(ps, distributed=True)
-        ref_opt = make(ref)
-        stats = []
-        for step in range(SHARDED_STEPS):
-            for p, q, g in zip(ps, ref, grads(step)):
-                p.grad = g.clone()
-                q.grad = g.clone()
-            opt.step()
-            ref_opt.step()
-            stats.append(dict(opt._sharding.last_stats))
+        opt, ref_opt = make(ps, distributed=True), make(ref)
+        stats = step_side_by_side(opt, ps, ref_opt, ref, grads)
         params = flat(ps)
         diff = float((params - flat(ref)).abs().max())
         sd, ref_sd = opt.state_dict()["state"], ref_opt.state_dict()["state"]
@@ -188,16 +194,8 @@ def sharded_batched(rank, world):
     for name, make, _, _ in BATCHED:
         ps = [torch.nn.Parameter(t) for t in batched_problem(11)]
         ref = [torch.nn.Parameter(t) for t in batched_problem(11)]
-        opt = make(ps, distributed=True)
-        ref_opt = make(ref)
-        stats = []
-        for step in range(SHARDED_STEPS):
-            for p, q, g in zip(ps, ref, batched_problem(200 + step)):
-                p.grad = g.clone()
-                q.grad = g.clone()
-            opt.step()
-            ref_opt.step()
-            stats.append(dict(opt._sharding.last_stats))
+        opt, ref_opt = make(ps, distributed=True), make(ref)
+        stats = step_side_by_side(opt, ps, ref_opt, ref, lambda step: batched_problem(200 + step))
         params = flat(ps)
         out[name] = {"diff_vs_local": float((params - flat(ref)).abs().max()),
                      "spread": same_on_all_ranks(params), "stats": stats}
