@@ -25,15 +25,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-/// A fresh folder per test: <TempDir>/fanion_data_<suite>_<test>, emptied first.
-std::string test_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::path(::testing::TempDir()) /
-                       (std::string("fanion_data_") + info->test_suite_name() + "_" + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string test_dir() { return fresh_test_dir("fanion_data"); }
 
 std::string write_file(const std::string& dir, const std::string& name, const Bytes& bytes) {
   const std::string path = (fs::path(dir) / name).string();

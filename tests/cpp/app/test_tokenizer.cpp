@@ -27,15 +27,7 @@ using Ids = std::vector<int64_t>;
 
 namespace {
 
-/// A fresh folder per test: <TempDir>/fanion_tok_<suite>_<test>, emptied first.
-std::string test_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::path(::testing::TempDir()) /
-                       (std::string("fanion_tok_") + info->test_suite_name() + "_" + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string test_dir() { return fresh_test_dir("fanion_tok"); }
 
 std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string path = (fs::path(dir) / name).string();
