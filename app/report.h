@@ -73,8 +73,7 @@ inline std::string find_script(const std::string& name, const char* env_var) {
   candidates.emplace_back("scripts/" + name);
   for (const auto& c : candidates)
     if (fs::exists(c, ec)) return fs::weakly_canonical(c, ec).string();
-  throw std::runtime_error("cannot find scripts/" + name + " (set " + env_var +
-                           " to its path)");
+  throw std::runtime_error("cannot find scripts/" + name + " (set " + env_var + " to its path)");
 }
 
 /// Writes `doc` to json_path (or a temporary file when only a plot is wanted) and runs

@@ -44,7 +44,8 @@ AirbenchCnnImpl::AirbenchCnnImpl(const CnnConfig& c) : config(c) {
                                 std::to_string(c.widths.size()));
   }
   for (int64_t w : c.widths)
-    if (w < 1) throw std::invalid_argument("cnn: widths must be positive, got " + std::to_string(w));
+    if (w < 1)
+      throw std::invalid_argument("cnn: widths must be positive, got " + std::to_string(w));
   // Spatial size after the whitening conv and three pools must stay >= 1.
   int64_t s = c.image_size - c.whiten_kernel + 1;
   for (int i = 0; i < 3; ++i) s /= 2;
@@ -54,17 +55,17 @@ AirbenchCnnImpl::AirbenchCnnImpl(const CnnConfig& c) : config(c) {
   }
   const int64_t whiten_width = 2 * c.in_channels * c.whiten_kernel * c.whiten_kernel;
   whiten = register_module(
-      "whiten", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.in_channels, whiten_width,
-                                                           c.whiten_kernel).bias(true)));
+      "whiten",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(c.in_channels, whiten_width, c.whiten_kernel).bias(true)));
   whiten->weight.set_requires_grad(false);
   int64_t in = whiten_width;
   for (int i = 0; i < 3; ++i) {
-    groups.push_back(register_module("layer" + std::to_string(i + 1),
-                                     ConvGroup(in, c.widths[i])));
+    groups.push_back(register_module("layer" + std::to_string(i + 1), ConvGroup(in, c.widths[i])));
     in = c.widths[i];
   }
-  head = register_module("head",
-                         torch::nn::Linear(torch::nn::LinearOptions(in, c.num_classes).bias(false)));
+  head = register_module(
+      "head", torch::nn::Linear(torch::nn::LinearOptions(in, c.num_classes).bias(false)));
   torch::NoGradGuard no_grad;
   head->weight.mul_(1.0 / head->weight.std().item<double>());  // airbench: unit-std head
 }

@@ -15,8 +15,8 @@
 namespace fanion::app::models {
 
 struct CnnConfig {
-  int64_t in_channels = 1;   ///< 1 for Fashion-MNIST, 3 for CIFAR-10
-  int64_t image_size = 28;   ///< square images
+  int64_t in_channels = 1;  ///< 1 for Fashion-MNIST, 3 for CIFAR-10
+  int64_t image_size = 28;  ///< square images
   int64_t num_classes = 10;
   std::vector<int64_t> widths = {64, 256, 256};  ///< airbench's block1..3
   int64_t whiten_kernel = 2;

@@ -17,8 +17,9 @@ torch::nn::Linear linear(int64_t in, int64_t out) {
 }
 
 void check_positive(const char* name, int64_t v) {
-  if (v < 1) throw std::invalid_argument(std::string("gpt: ") + name + " must be >= 1, got " +
-                                         std::to_string(v));
+  if (v < 1)
+    throw std::invalid_argument(std::string("gpt: ") + name + " must be >= 1, got " +
+                                std::to_string(v));
 }
 
 }  // namespace

@@ -18,9 +18,9 @@ namespace {
 // The paper's Table 5 (validation accuracy on CIFAR-10 after 8 epochs, %).
 std::optional<std::string> paper_table5(const std::string& name) {
   static const std::map<std::string, std::string> rows = {
-      {"nsgd", "91.6 ± 0.52"},      {"signsgd", "91.54 ± 0.26"}, {"muon", "94.01 ± 0.10"},
-      {"f-muon", "94.01 ± 0.13"},   {"s-muon", "94.03 ± 0.13"},  {"neon", "69.8 ± 0.5"},
-      {"f-neon", "87.15 ± 0.24"},   {"fanion-5", "80.69 ± 1.25"}, {"f-fanion-5", "86.66 ± 0.65"}};
+      {"nsgd", "91.6 ± 0.52"},    {"signsgd", "91.54 ± 0.26"},  {"muon", "94.01 ± 0.10"},
+      {"f-muon", "94.01 ± 0.13"}, {"s-muon", "94.03 ± 0.13"},   {"neon", "69.8 ± 0.5"},
+      {"f-neon", "87.15 ± 0.24"}, {"fanion-5", "80.69 ± 1.25"}, {"f-fanion-5", "86.66 ± 0.65"}};
   if (auto it = rows.find(name); it != rows.end()) return it->second;
   return std::nullopt;
 }
@@ -38,13 +38,17 @@ int cnn_command(int argc, char** argv) {
                 "airbench's Nesterov SGD on the rest.\nPrints validation accuracy mean ± std "
                 "over seeds per optimizer, beside the paper's Table 5.");
   p.option("data", "NAME", "fashion-mnist | cifar10", "fashion-mnist");
-  p.option("data-dir", "PATH", "folder of the data set (default: /usr/share/datasets/"
+  p.option("data-dir", "PATH",
+           "folder of the data set (default: /usr/share/datasets/"
            "fashion-mnist; cifar10: cifar-10-batches-bin)");
-  p.option("optimizers", "LIST", "presets with optional overrides, e.g. muon,f-muon:lr=0.3,"
-           "s-muon (defaults: Table 5)", "muon,f-muon,s-muon");
+  p.option("optimizers", "LIST",
+           "presets with optional overrides, e.g. muon,f-muon:lr=0.3,"
+           "s-muon (defaults: Table 5)",
+           "muon,f-muon,s-muon");
   p.option("alpha", "A", "alpha of F-/S- optimizers", "0.5");
   p.option("seeds", "N", "runs per optimizer", "3");
-  p.option("alpha-sweep", "LIST", "instead of the comparison: accuracy against alpha for the "
+  p.option("alpha-sweep", "LIST",
+           "instead of the comparison: accuracy against alpha for the "
            "first F-/S- optimizer of --optimizers (Figure 2), e.g. 0,0.25,0.5,0.75,1,1.1");
   p.option("epochs", "N", "epochs per run", "4");
   p.option("batch-size", "N", "images per step", "500");
@@ -129,11 +133,11 @@ int cnn_command(int argc, char** argv) {
     throw cli::UsageError("--data: expected fashion-mnist or cifar10, got '" + data_name + "'");
   }
   const train::PreparedImages images = train::prepare_images(data, train_size, cfg.device);
-  std::cout << "fanion train cnn: " << data_name << ", " << images.train_x.size(0)
-            << " training / " << images.test_x.size(0) << " validation images, widths "
-            << cfg.model.widths[0] << "," << cfg.model.widths[1] << "," << cfg.model.widths[2]
-            << ", " << cfg.epochs << " epochs of batch " << cfg.batch_size << ", "
-            << plan.size() << " runs, " << at::get_num_threads() << " threads\n"
+  std::cout << "fanion train cnn: " << data_name << ", " << images.train_x.size(0) << " training / "
+            << images.test_x.size(0) << " validation images, widths " << cfg.model.widths[0] << ","
+            << cfg.model.widths[1] << "," << cfg.model.widths[2] << ", " << cfg.epochs
+            << " epochs of batch " << cfg.batch_size << ", " << plan.size() << " runs, "
+            << at::get_num_threads() << " threads\n"
             << std::flush;
 
   Progress progress(p.get_flag("quiet"));
@@ -176,7 +180,8 @@ int cnn_command(int argc, char** argv) {
   };
   if (alphas.empty()) {
     for (const auto& o : optimizers)
-      summarize(o.name, [&](const train::CnnRunResult& r) { return r.optimizer.label() == o.label(); });
+      summarize(o.name,
+                [&](const train::CnnRunResult& r) { return r.optimizer.label() == o.label(); });
   } else {
     for (double a : alphas)
       summarize(plan.front().opt.name + " alpha=" + fmt("%g", a),
@@ -185,8 +190,11 @@ int cnn_command(int argc, char** argv) {
   std::cout << "\nvalidation accuracy after " << cfg.epochs << " epochs, % (mean ± std over "
             << seeds << " seeds; no test-time augmentation)\n";
   report::print_table(std::cout,
-                      {{alphas.empty() ? "optimizer" : "run", true}, {"lr"}, {"momentum"},
-                       {"ours (" + data_name + ")"}, {"paper (CIFAR-10, Table 5)"},
+                      {{alphas.empty() ? "optimizer" : "run", true},
+                       {"lr"},
+                       {"momentum"},
+                       {"ours (" + data_name + ")"},
+                       {"paper (CIFAR-10, Table 5)"},
                        {"s/run"}},
                       rows);
   std::cout << "total " << train::format_duration(seconds_since(t_all)) << "\n";
@@ -216,6 +224,5 @@ int cnn_command(int argc, char** argv) {
   return finish(p, "train cnn", std::move(config), std::move(summary), std::move(runs),
                 seconds_since(t_all));
 }
-
 
 }  // namespace fanion::app::train

@@ -101,8 +101,9 @@ CnnRunResult run_cnn(const CnnTrainConfig& c, const PreparedImages& data,
   groups.push_back(sgd_group({model->whiten_bias()}, c.bias_lr));
   groups.push_back(sgd_group(model->norm_biases(), c.bias_lr));
   groups.push_back(sgd_group({model->head_weight()}, c.head_lr));
-  torch::optim::SGD sgd(std::move(groups),
-                        torch::optim::SGDOptions(c.bias_lr).momentum(c.sgd_momentum).nesterov(true));
+  torch::optim::SGD sgd(
+      std::move(groups),
+      torch::optim::SGDOptions(c.bias_lr).momentum(c.sgd_momentum).nesterov(true));
   LrSchedule fanion_lr(fanion_opt), sgd_lr(sgd);
 
   const int64_t n = data.train_x.size(0);
@@ -130,7 +131,8 @@ CnnRunResult run_cnn(const CnnTrainConfig& c, const PreparedImages& data,
                       .reduction(torch::kSum);
   int64_t step = 0;
   for (int64_t epoch = 1; epoch <= c.epochs; ++epoch) {
-    const at::Tensor perm = at::randperm(n, at::TensorOptions().dtype(at::kLong)).to(data.train_x.device());
+    const at::Tensor perm =
+        at::randperm(n, at::TensorOptions().dtype(at::kLong)).to(data.train_x.device());
     double loss_sum = 0.0;
     int64_t correct = 0, seen = 0;
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
@@ -170,11 +172,12 @@ CnnRunResult run_cnn(const CnnTrainConfig& c, const PreparedImages& data,
         const double el = now_seconds() - t0;
         const double left = el / double(step + 1) * double(total_steps - step - 1);
         char buf[200];
-        std::snprintf(buf, sizeof buf, "epoch %lld/%lld step %lld/%lld loss %.4f  %.1f img/s  %s left",
-                      (long long)epoch, (long long)c.epochs, (long long)step + 1,
-                      (long long)total_steps, batch_loss / double(bs),
-                      double(seen) / std::max(1e-9, el - (r.epochs.empty() ? 0.0 : r.epochs.back().seconds)),
-                      format_duration(left).c_str());
+        std::snprintf(
+            buf, sizeof buf, "epoch %lld/%lld step %lld/%lld loss %.4f  %.1f img/s  %s left",
+            (long long)epoch, (long long)c.epochs, (long long)step + 1, (long long)total_steps,
+            batch_loss / double(bs),
+            double(seen) / std::max(1e-9, el - (r.epochs.empty() ? 0.0 : r.epochs.back().seconds)),
+            format_duration(left).c_str());
         progress(buf);
       }
     }
@@ -188,8 +191,8 @@ CnnRunResult run_cnn(const CnnTrainConfig& c, const PreparedImages& data,
     r.epochs.push_back(e);
   }
   r.steps = step;
-  r.val_accuracy = r.epochs.empty() ? accuracy(model, data.test_x, data.test_y)
-                                    : r.epochs.back().val_accuracy;
+  r.val_accuracy =
+      r.epochs.empty() ? accuracy(model, data.test_x, data.test_y) : r.epochs.back().val_accuracy;
   r.seconds = now_seconds() - t0;
   return r;
 }

@@ -17,12 +17,12 @@ namespace fanion::app::train {
 
 struct CnnTrainConfig {
   models::CnnConfig model;
-  int64_t epochs = 8;          ///< the paper reports accuracy after 8 epochs
-  int64_t batch_size = 2000;   ///< airbench's
+  int64_t epochs = 8;         ///< the paper reports accuracy after 8 epochs
+  int64_t batch_size = 2000;  ///< airbench's
   double label_smoothing = 0.2;
-  bool flip = true;            ///< random horizontal flips
-  int64_t translate = 2;       ///< random shifts of up to this many pixels (reflect padding)
-  bool weight_norm = true;     ///< per-step filter normalization (the paper's Table 5 runs)
+  bool flip = true;         ///< random horizontal flips
+  int64_t translate = 2;    ///< random shifts of up to this many pixels (reflect padding)
+  bool weight_norm = true;  ///< per-step filter normalization (the paper's Table 5 runs)
   // airbench94_muon's SGD for the other parameters (loss summed over the batch).
   double bias_lr = 0.053;
   double head_lr = 0.67;

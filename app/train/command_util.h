@@ -64,7 +64,7 @@ inline void apply_common(const cli::Parser& p) {
 
 /// The JSON document (docs/json.md) and the plot of a `train` command; returns its status.
 inline int finish(const cli::Parser& p, const std::string& command, json::Value config,
-           json::Value summary, json::Value runs, double seconds) {
+                  json::Value summary, json::Value runs, double seconds) {
   const json::Value doc = json::Value::object()
                               .set("command", command)
                               .set("schema_version", 1)
@@ -79,11 +79,10 @@ inline int finish(const cli::Parser& p, const std::string& command, json::Value 
                                      "FANION_PLOT_TRAIN", "fanion " + command);
 }
 
-
 /// "[3/9 f-muon(lr=0.4,...) seed 2] ": the prefix of run i's progress lines.
 inline std::string run_tag(size_t i, size_t runs, const OptimizerChoice& opt, uint64_t seed) {
-  return "[" + std::to_string(i + 1) + "/" + std::to_string(runs) + " " + opt.label() +
-         " seed " + std::to_string(seed) + "] ";
+  return "[" + std::to_string(i + 1) + "/" + std::to_string(runs) + " " + opt.label() + " seed " +
+         std::to_string(seed) + "] ";
 }
 
 /// `fanion train cnn` and `fanion train gpt` (argv[0] = "cnn" / "gpt").

@@ -80,7 +80,8 @@ std::vector<OptimizerChoice> parse_optimizers(const std::string& text, const Def
                               parts[i] + "'");
       }
       const std::string key = lower(parts[i].substr(0, eq));
-      const double v = cli::parse_double(parts[i].substr(eq + 1), "--optimizers " + name + ":" + key);
+      const double v =
+          cli::parse_double(parts[i].substr(eq + 1), "--optimizers " + name + ":" + key);
       if (key == "lr") {
         c.lr = v;
       } else if (key == "momentum") {

@@ -15,7 +15,6 @@
 
 namespace fanion::app::train {
 
-
 int gpt_command(int argc, char** argv) {
   cli::Parser p("fanion train gpt",
                 "A NanoGPT-style decoder (paper §6.3–6.5, Figures 4, 6, 7) on English text: the "
@@ -31,7 +30,8 @@ int gpt_command(int argc, char** argv) {
            "muon,f-muon,s-muon");
   p.option("alpha", "A", "alpha of F-/S- optimizers", "0.5");
   p.option("seeds", "N", "runs per optimizer (and lr)", "1");
-  p.option("lr-sweep", "LIST", "multipliers of each optimizer's lr, e.g. 0.25,0.5,1,2,4 "
+  p.option("lr-sweep", "LIST",
+           "multipliers of each optimizer's lr, e.g. 0.25,0.5,1,2,4 "
            "(Figure 6)");
   p.option("steps", "N", "optimizer steps", "400");
   p.option("batch-size", "N", "sequences per step", "16");
@@ -53,7 +53,8 @@ int gpt_command(int argc, char** argv) {
   p.epilog(
       "examples:\n"
       "  fanion train gpt --json gpt.json --plot gpt.png\n"
-      "  fanion train gpt --lr-sweep 0.25,0.5,1,2,4 --steps 150 --json sweep.json --plot sweep.png\n"
+      "  fanion train gpt --lr-sweep 0.25,0.5,1,2,4 --steps 150 --json sweep.json --plot "
+      "sweep.png\n"
       "  fanion train gpt --optimizers f-muon --checkpoint run.pt --stop-after 100\n"
       "  fanion train gpt --optimizers f-muon --checkpoint run.pt --resume run.pt");
   p.parse(argc, argv);
@@ -63,7 +64,8 @@ int gpt_command(int argc, char** argv) {
   }
   apply_common(p);
   const double alpha = p.get_double("alpha");
-  const auto optimizers = train::parse_optimizers(p.get_string("optimizers"), train::gpt_defaults, alpha);
+  const auto optimizers =
+      train::parse_optimizers(p.get_string("optimizers"), train::gpt_defaults, alpha);
   train::GptTrainConfig cfg;
   cfg.steps = positive(p, "steps");
   cfg.batch_size = positive(p, "batch-size");
@@ -114,8 +116,9 @@ int gpt_command(int argc, char** argv) {
         plan.push_back({x, k, m, uint64_t(seed0 + s)});
       }
   if ((!cfg.checkpoint_path.empty() || !cfg.resume_path.empty()) && plan.size() != 1)
-    throw cli::UsageError("--checkpoint/--resume need a single run (one optimizer, one seed, "
-                          "no --lr-sweep)");
+    throw cli::UsageError(
+        "--checkpoint/--resume need a single run (one optimizer, one seed, "
+        "no --lr-sweep)");
 
   // Text -> tokens.
   std::string text, source;
@@ -127,16 +130,16 @@ int gpt_command(int argc, char** argv) {
     text = data::load_kjv_bible();
   }
   if (max_chars > 0 && int64_t(text.size()) > max_chars) text.resize(size_t(max_chars));
-  const auto tokenizer = data::make_tokenizer(p.get_string("tokenizer"),
-                                              p.get("vocab-dir").value_or(""));
+  const auto tokenizer =
+      data::make_tokenizer(p.get_string("tokenizer"), p.get("vocab-dir").value_or(""));
   const auto t_tok = std::chrono::steady_clock::now();
   const std::vector<int64_t> ids = tokenizer->encode(text);
   const double tok_seconds = seconds_since(t_tok);
   cfg.model.vocab_size = tokenizer->vocab_size();
   const train::TokenData tokens = train::split_tokens(ids, val_fraction);
-  std::cout << "fanion train gpt: " << source << ", " << text.size() << " bytes -> "
-            << ids.size() << " " << tokenizer->name() << " tokens (" << fmt("%.1fs", tok_seconds)
-            << "), " << tokens.train.size(0) << " train / " << tokens.val.size(0)
+  std::cout << "fanion train gpt: " << source << ", " << text.size() << " bytes -> " << ids.size()
+            << " " << tokenizer->name() << " tokens (" << fmt("%.1fs", tok_seconds) << "), "
+            << tokens.train.size(0) << " train / " << tokens.val.size(0)
             << " val; model d=" << cfg.model.d_model << " layers=" << cfg.model.n_layer
             << " heads=" << cfg.model.n_head << " context=" << cfg.model.context << "; "
             << cfg.steps << " steps of " << cfg.batch_size << "x" << cfg.model.context
@@ -150,9 +153,9 @@ int gpt_command(int argc, char** argv) {
     const std::string tag = run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
     auto r = train::run_gpt(cfg, tokens, plan[i].opt, plan[i].seed,
                             [&](const std::string& s) { progress.update(tag + s); });
-    progress.done(tag + (r.diverged ? std::string("diverged")
-                                    : "val loss " + fmt("%.4f", r.final_val_loss)) +
-                  " in " + train::format_duration(r.seconds));
+    progress.done(
+        tag + (r.diverged ? std::string("diverged") : "val loss " + fmt("%.4f", r.final_val_loss)) +
+        " in " + train::format_duration(r.seconds));
     results.push_back(std::move(r));
   }
 
@@ -177,7 +180,10 @@ int gpt_command(int argc, char** argv) {
           lr = plan[i].opt.lr;
           secs += results[i].seconds;
           tps += results[i].tokens_per_second;
-          if (results[i].diverged) ++diverged; else finals.push_back(results[i].final_val_loss);
+          if (results[i].diverged)
+            ++diverged;
+          else
+            finals.push_back(results[i].final_val_loss);
         }
       const auto ms = train::mean_std(finals);
       const bool ok = !finals.empty() && diverged == 0;
@@ -185,10 +191,11 @@ int gpt_command(int argc, char** argv) {
         best = ms.mean;
         best_row = group_rows.size();
       }
-      group_rows.push_back({shown, fmt("%g", lr),
-                            ok ? fmt("%.4f", ms.mean) + (ms.n > 1 ? " ± " + fmt("%.4f", ms.std) : "")
-                               : std::to_string(diverged) + " diverged",
-                            fmt("%.1f", secs / double(seeds)), fmt("%.0f", tps / double(seeds))});
+      group_rows.push_back(
+          {shown, fmt("%g", lr),
+           ok ? fmt("%.4f", ms.mean) + (ms.n > 1 ? " ± " + fmt("%.4f", ms.std) : "")
+              : std::to_string(diverged) + " diverged",
+           fmt("%.1f", secs / double(seeds)), fmt("%.0f", tps / double(seeds))});
       summary.push_back(json::Value::object()
                             .set("optimizer", shown)
                             .set("alpha", o.alpha)
@@ -205,40 +212,40 @@ int gpt_command(int argc, char** argv) {
   std::cout << "\nvalidation loss after " << cfg.steps << " steps (" << tokenizer->name()
             << " tokens" << (seeds > 1 ? ", mean ± std over seeds" : "") << ")"
             << (sweep ? "; * = best lr of the optimizer" : "") << "\n";
-  report::print_table(std::cout,
-                      {{"optimizer", true}, {"lr"}, {"val loss"}, {"s/run"}, {"tok/s"}}, rows);
+  report::print_table(std::cout, {{"optimizer", true}, {"lr"}, {"val loss"}, {"s/run"}, {"tok/s"}},
+                      rows);
   std::cout << "total " << train::format_duration(seconds_since(t_all)) << "\n";
 
   json::Value runs = json::Value::array();
   for (size_t i = 0; i < results.size(); ++i)
     runs.push_back(results[i].to_json().set("lr_multiplier", plan[i].multiplier));
-  json::Value config = json::Value::object()
-                           .set("text", source)
-                           .set("bytes", int64_t(text.size()))
-                           .set("tokenizer", tokenizer->name())
-                           .set("vocab_size", cfg.model.vocab_size)
-                           .set("train_tokens", tokens.train.size(0))
-                           .set("val_tokens", tokens.val.size(0))
-                           .set("d_model", cfg.model.d_model)
-                           .set("layers", cfg.model.n_layer)
-                           .set("heads", cfg.model.n_head)
-                           .set("context", cfg.model.context)
-                           .set("steps", cfg.steps)
-                           .set("batch_size", cfg.batch_size)
-                           .set("warmup", cfg.warmup_steps)
-                           .set("min_lr_factor", cfg.min_lr_factor)
-                           .set("adamw_lr", cfg.adamw_lr)
-                           .set("grad_clip", cfg.grad_clip)
-                           .set("eval_every", cfg.eval_every)
-                           .set("eval_batches", cfg.eval_batches)
-                           .set("lr_sweep", json::Value::array_of(sweep ? multipliers : std::vector<double>{}))
-                           .set("seeds", seeds)
-                           .set("first_seed", seed0)
-                           .set("device", cfg.device)
-                           .set("threads", at::get_num_threads());
+  json::Value config =
+      json::Value::object()
+          .set("text", source)
+          .set("bytes", int64_t(text.size()))
+          .set("tokenizer", tokenizer->name())
+          .set("vocab_size", cfg.model.vocab_size)
+          .set("train_tokens", tokens.train.size(0))
+          .set("val_tokens", tokens.val.size(0))
+          .set("d_model", cfg.model.d_model)
+          .set("layers", cfg.model.n_layer)
+          .set("heads", cfg.model.n_head)
+          .set("context", cfg.model.context)
+          .set("steps", cfg.steps)
+          .set("batch_size", cfg.batch_size)
+          .set("warmup", cfg.warmup_steps)
+          .set("min_lr_factor", cfg.min_lr_factor)
+          .set("adamw_lr", cfg.adamw_lr)
+          .set("grad_clip", cfg.grad_clip)
+          .set("eval_every", cfg.eval_every)
+          .set("eval_batches", cfg.eval_batches)
+          .set("lr_sweep", json::Value::array_of(sweep ? multipliers : std::vector<double>{}))
+          .set("seeds", seeds)
+          .set("first_seed", seed0)
+          .set("device", cfg.device)
+          .set("threads", at::get_num_threads());
   return finish(p, "train gpt", std::move(config), std::move(summary), std::move(runs),
                 seconds_since(t_all));
 }
-
 
 }  // namespace fanion::app::train

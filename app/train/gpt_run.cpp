@@ -24,7 +24,8 @@ std::pair<at::Tensor, at::Tensor> train_batch(const at::Tensor& tokens, int64_t 
   const int64_t span = tokens.size(0) - context - 1;
   const at::Tensor starts = at::randint(0, span + 1, {batch, 1}, gen, at::kLong);
   const at::Tensor idx = starts + at::arange(context + 1, at::kLong).unsqueeze(0);
-  const at::Tensor w = tokens.index({idx.to(tokens.device()).reshape({-1})}).view({batch, context + 1});
+  const at::Tensor w =
+      tokens.index({idx.to(tokens.device()).reshape({-1})}).view({batch, context + 1});
   return {w.narrow(1, 0, context), w.narrow(1, 1, context)};
 }
 
@@ -38,7 +39,8 @@ double val_loss(models::Gpt& model, const at::Tensor& val, int64_t batch, int64_
   for (int64_t b = 0; b < batches; ++b) {
     const at::Tensor starts =
         (at::arange(b * batch, (b + 1) * batch, at::kDouble) * (double(span) / double(windows)))
-            .to(at::kLong).unsqueeze(1);
+            .to(at::kLong)
+            .unsqueeze(1);
     const at::Tensor idx = starts + at::arange(context + 1, at::kLong).unsqueeze(0);
     const at::Tensor w = val.index({idx.to(val.device()).reshape({-1})}).view({batch, context + 1});
     sum += model->loss(w.narrow(1, 0, context), w.narrow(1, 1, context)).item<double>();
@@ -99,13 +101,13 @@ TokenData split_tokens(const std::vector<int64_t>& ids, double val_fraction) {
   return d;
 }
 
-GptRunResult run_gpt(const GptTrainConfig& c, const TokenData& data,
-                     const OptimizerChoice& choice, uint64_t seed,
-                     const std::function<void(const std::string&)>& progress) {
+GptRunResult run_gpt(const GptTrainConfig& c, const TokenData& data, const OptimizerChoice& choice,
+                     uint64_t seed, const std::function<void(const std::string&)>& progress) {
   const double t0 = now_seconds();
   c.model.validate();
   const int64_t T = c.model.context;
-  for (const auto& [name, t] : {std::pair{"training", data.train}, std::pair{"validation", data.val}}) {
+  for (const auto& [name, t] :
+       {std::pair{"training", data.train}, std::pair{"validation", data.val}}) {
     if (t.size(0) < T + 2)
       throw std::invalid_argument(std::string("gpt: the ") + name + " text has " +
                                   std::to_string(t.size(0)) + " tokens, fewer than context + 2 (" +
@@ -145,8 +147,8 @@ GptRunResult run_gpt(const GptTrainConfig& c, const TokenData& data,
     in.read("fingerprint", fp_t);
     const std::string saved(static_cast<const char*>(fp_t.data_ptr()), fp_t.numel());
     if (saved != fp)
-      throw std::runtime_error("gpt: checkpoint " + c.resume_path + " is of another run (" +
-                               saved + "), not of this one (" + fp + ")");
+      throw std::runtime_error("gpt: checkpoint " + c.resume_path + " is of another run (" + saved +
+                               "), not of this one (" + fp + ")");
     torch::serialize::InputArchive m, o;
     in.read("model", m);
     in.read("optimizer", o);
@@ -206,11 +208,13 @@ GptRunResult run_gpt(const GptTrainConfig& c, const TokenData& data,
     if (progress) {
       const double el = now_seconds() - t0;
       char val[32] = "";
-      if (!r.val_loss.empty()) std::snprintf(val, sizeof val, " val %.4f", r.val_loss.back().second);
+      if (!r.val_loss.empty())
+        std::snprintf(val, sizeof val, " val %.4f", r.val_loss.back().second);
       char buf[200];
-      std::snprintf(buf, sizeof buf, "step %lld/%lld loss %.4f%s  %.0f tok/s  %s left",
-                    (long long)step + 1, (long long)c.steps, l, val, tokens / std::max(el, 1e-9),
-                    format_duration(el / double(step + 1 - start) * double(end - step - 1)).c_str());
+      std::snprintf(
+          buf, sizeof buf, "step %lld/%lld loss %.4f%s  %.0f tok/s  %s left", (long long)step + 1,
+          (long long)c.steps, l, val, tokens / std::max(el, 1e-9),
+          format_duration(el / double(step + 1 - start) * double(end - step - 1)).c_str());
       progress(buf);
     }
   }

@@ -23,7 +23,7 @@ struct GptTrainConfig {
   double adamw_lr = 3e-3;      ///< embeddings, head, LayerNorm gains and biases
   double grad_clip = 1.0;      ///< max global gradient norm; 0 = no clipping
   int64_t eval_every = 50;
-  int64_t eval_batches = 8;    ///< validation windows = eval_batches * batch_size
+  int64_t eval_batches = 8;  ///< validation windows = eval_batches * batch_size
   std::string device = "cpu";
   /// Save a checkpoint here every checkpoint_every steps and at the end ("" = never).
   std::string checkpoint_path;
@@ -46,12 +46,12 @@ TokenData split_tokens(const std::vector<int64_t>& ids, double val_fraction);
 struct GptRunResult {
   OptimizerChoice optimizer;
   uint64_t seed = 0;
-  int64_t steps = 0;             ///< steps done (including those before a resume)
+  int64_t steps = 0;  ///< steps done (including those before a resume)
   double final_val_loss = 0.0;
   double best_val_loss = 0.0;
-  double seconds = 0.0;          ///< this process's share
+  double seconds = 0.0;  ///< this process's share
   double tokens_per_second = 0.0;
-  bool diverged = false;         ///< a non-finite loss ended the run early
+  bool diverged = false;                               ///< a non-finite loss ended the run early
   std::vector<std::pair<int64_t, double>> train_loss;  ///< (step, loss) every step
   std::vector<std::pair<int64_t, double>> val_loss;    ///< (step, loss) every eval_every
   json::Value to_json() const;

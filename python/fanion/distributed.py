@@ -20,8 +20,9 @@ r"""The sharded mode of :mod:`fanion.optim` on torch.distributed.
    by one batched polar factor of the [B, m, n] stack: one set of batched matmuls instead of B
    sets of small ones, so B times fewer kernel launches on a GPU; on one CPU thread it saves
    the per-call overhead of small matrices (1.8x for 32 of 32 x 32), and costs up to ~10% for
-   large ones (ATen's CPU baddbmm is a little slower than its addmm per slice). Planning before batching keeps the balance of the per-matrix plan; ``last_stats``
-   shows the batches. Fanion-k terms stay one job per matrix (each has its own warm start).
+   large ones (ATen's CPU baddbmm is a little slower than its addmm per slice). Planning
+   before batching keeps the balance of the per-matrix plan; ``last_stats`` shows the
+   batches. Fanion-k terms stay one job per matrix (each has its own warm start).
 4. Every rank applies the same update, so parameters stay identical on all ranks; they equal a
    single-process run up to the rounding of the BLAS calls (bit for bit in our tests).
 

@@ -9,11 +9,11 @@
 #include <filesystem>
 #include <string>
 
-#define SKIP_UNLESS_CI(message)                                              \
-  do {                                                                       \
-    const char* ci_ = std::getenv("CI");                                     \
-    if (ci_ != nullptr && std::strcmp(ci_, "true") == 0) FAIL() << message;  \
-    GTEST_SKIP() << message;                                                 \
+#define SKIP_UNLESS_CI(message)                                             \
+  do {                                                                      \
+    const char* ci_ = std::getenv("CI");                                    \
+    if (ci_ != nullptr && std::strcmp(ci_, "true") == 0) FAIL() << message; \
+    GTEST_SKIP() << message;                                                \
   } while (0)
 
 /// A fresh folder for the running test: <TempDir>/<prefix>_<suite>_<test>, emptied first (so

@@ -72,7 +72,8 @@ TEST(ModelsCnn, WhiteningMakesPatchCovarianceTheIdentity) {
   torch::NoGradGuard no_grad;
   const at::Tensor out = at::conv2d(images, net->whiten->weight);  // no bias, no GELU
   const int64_t half = out.size(1) / 2;  // the second half are the negated filters
-  const at::Tensor z = out.narrow(1, 0, half).permute({0, 2, 3, 1}).reshape({-1, half}).to(at::kDouble);
+  const at::Tensor z =
+      out.narrow(1, 0, half).permute({0, 2, 3, 1}).reshape({-1, half}).to(at::kDouble);
   const at::Tensor cov = z.t().matmul(z) / double(z.size(0));
   EXPECT_LT((cov - at::eye(half, at::kDouble)).abs().max().item<double>(), 1e-3);
 }

@@ -51,8 +51,11 @@ TEST(TrainCommon, OptimizerListErrorsNameTheProblem) {
 TEST(TrainCommon, MeanStdIsTheSampleStatistic) {
   const auto m = tr::mean_std({1.0, 2.0, 4.0});
   EXPECT_DOUBLE_EQ(m.mean, 7.0 / 3.0);
-  EXPECT_NEAR(m.std, std::sqrt(((1 - 7.0 / 3) * (1 - 7.0 / 3) + (2 - 7.0 / 3) * (2 - 7.0 / 3) +
-                                (4 - 7.0 / 3) * (4 - 7.0 / 3)) / 2.0), 1e-12);
+  EXPECT_NEAR(m.std,
+              std::sqrt(((1 - 7.0 / 3) * (1 - 7.0 / 3) + (2 - 7.0 / 3) * (2 - 7.0 / 3) +
+                         (4 - 7.0 / 3) * (4 - 7.0 / 3)) /
+                        2.0),
+              1e-12);
   EXPECT_EQ(tr::mean_std({5.0}).std, 0.0);
 }
 
@@ -84,8 +87,7 @@ fanion::app::data::TrainTest bars(int64_t n_train, int64_t n_test) {
     torch::manual_seed(seed);
     at::Tensor y = torch::randint(0, 2, {n}, at::kLong);
     at::Tensor x = torch::rand({n, 1, 16, 16}) * 100;
-    for (int64_t i = 0; i < n; ++i)
-      x[i].narrow(1, y[i].item<int64_t>() ? 10 : 3, 3).add_(150);
+    for (int64_t i = 0; i < n; ++i) x[i].narrow(1, y[i].item<int64_t>() ? 10 : 3, 3).add_(150);
     return fanion::app::data::ImageSet{x.clamp(0, 255).to(at::kByte), y, 10, {}};
   };
   return {make(n_train, 100), make(n_test, 200)};
@@ -174,7 +176,8 @@ TEST(TrainGpt, FewStepsLowerTheLoss) {
   const auto data = repeating_text();
   for (const std::string name : {"muon", "f-muon", "s-muon"}) {
     SCOPED_TRACE(name);
-    const auto r = tr::run_gpt(tiny_gpt(), data, tr::parse_optimizers(name, tr::gpt_defaults).front(), 0);
+    const auto r =
+        tr::run_gpt(tiny_gpt(), data, tr::parse_optimizers(name, tr::gpt_defaults).front(), 0);
     ASSERT_FALSE(r.diverged);
     EXPECT_EQ(r.steps, 40);
     ASSERT_EQ(r.val_loss.size(), 4u);
@@ -239,10 +242,12 @@ TEST(TrainCuda, CnnAndGptTrainOnTheGpu) {
   const auto images = tr::prepare_images(bars(256, 128), 0, "cuda");
   auto c = tiny_cnn();
   c.device = "cuda";
-  const auto r = tr::run_cnn(c, images, tr::parse_optimizers("f-muon", tr::cnn_defaults).front(), 1);
+  const auto r =
+      tr::run_cnn(c, images, tr::parse_optimizers("f-muon", tr::cnn_defaults).front(), 1);
   EXPECT_LT(r.epochs.back().train_loss, r.epochs.front().train_loss);
   auto g = tiny_gpt();
   g.device = "cuda";
-  const auto q = tr::run_gpt(g, repeating_text(), tr::parse_optimizers("s-muon", tr::gpt_defaults).front(), 0);
+  const auto q =
+      tr::run_gpt(g, repeating_text(), tr::parse_optimizers("s-muon", tr::gpt_defaults).front(), 0);
   EXPECT_LT(q.val_loss.back().second, q.val_loss.front().second);
 }
