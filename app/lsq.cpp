@@ -348,7 +348,7 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   p.option("momentum", "B", "momentum for every selected algorithm (default: the paper's)");
   p.option("alpha", "A", "weight of the Fanion part in F-/S- combinations", "0.5");
   p.option("sign-lr-coeff", "ETA", "SignSGD coefficient in S- combinations", "0.01");
-  p.option("momentum-kind", "KIND", "nesterov | nesterov-eq4 | heavy-ball | none", "nesterov");
+  p.option("momentum-kind", "KIND", "nesterov | nesterov-eq4 | nesterov-ema | heavy-ball | none", "nesterov");
   p.option("muon-solver", "S",
            "polar factor for Muon terms: quintic (Newton-Schulz with Keller Jordan's "
            "coefficients, as his Muon) | polar-express (Newton-Schulz, Amsel et al.) | exact "
@@ -418,17 +418,10 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   s.sign_lr_coeff = p.get_double("sign-lr-coeff");
 
   s.momentum_kind_name = p.get_string("momentum-kind");
-  if (s.momentum_kind_name == "nesterov") {
-    s.momentum_kind = optim::MomentumKind::kNesterov;
-  } else if (s.momentum_kind_name == "nesterov-eq4") {
-    s.momentum_kind = optim::MomentumKind::kNesterovEq4;
-  } else if (s.momentum_kind_name == "heavy-ball") {
-    s.momentum_kind = optim::MomentumKind::kHeavyBall;
-  } else if (s.momentum_kind_name == "none") {
-    s.momentum_kind = optim::MomentumKind::kNone;
-  } else {
-    throw cli::UsageError("--momentum-kind: expected nesterov, nesterov-eq4, heavy-ball or "
-                          "none, got '" + s.momentum_kind_name + "'");
+  try {
+    s.momentum_kind = optim::momentum_kind_from_string(s.momentum_kind_name);
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(std::string("--momentum-kind: ") + e.what());
   }
   s.muon_solver = p.get_string("muon-solver");
   if (s.muon_solver != "quintic" && s.muon_solver != "polar-express" &&

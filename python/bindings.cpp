@@ -106,22 +106,13 @@ DirectionKind kind_from(const std::string& s) {
                               "' (known: nsgd, sign, muon, fanion, schatten)");
 }
 
-std::string momentum_kind_name(fo::MomentumKind k) {
-  switch (k) {
-    case fo::MomentumKind::kNone: return "none";
-    case fo::MomentumKind::kHeavyBall: return "heavy_ball";
-    case fo::MomentumKind::kNesterov: return "nesterov";
-    case fo::MomentumKind::kNesterovEq4: return "nesterov_eq4";
-  }
-  return "?";
-}
+std::string momentum_kind_name(fo::MomentumKind k) { return fo::to_string(k); }
 fo::MomentumKind momentum_kind_from(const std::string& s) {
-  for (auto k : {fo::MomentumKind::kNone, fo::MomentumKind::kHeavyBall, fo::MomentumKind::kNesterov,
-                 fo::MomentumKind::kNesterovEq4}) {
-    if (momentum_kind_name(k) == s) return k;
+  try {
+    return fo::momentum_kind_from_string(s);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("fanion: ") + e.what());
   }
-  throw std::invalid_argument("fanion: unknown momentum_kind '" + s +
-                              "' (known: none, heavy_ball, nesterov, nesterov_eq4)");
 }
 
 std::string shape_scale_name(fo::ShapeScale s) {
@@ -280,20 +271,8 @@ std::string top_k_repr(const TopKOptions& o) {
   return os.str();
 }
 
-// The C++ optimizer keys its state by the parameter's TensorImpl address; accept both the
-// decimal form (current) and torch's own c10::guts::to_string form (hex), so that this does not
-// depend on which one src/optim/fanion.cpp uses.
 fo::FanionParamState* cpp_state_of(fo::Fanion& opt, const at::Tensor& p) {
-  auto& st = opt.state();
-  const void* impl = p.unsafeGetTensorImpl();
-  std::ostringstream hex;
-  hex << impl;
-  for (const std::string& key :
-       {std::to_string(reinterpret_cast<std::uintptr_t>(impl)), hex.str()}) {
-    auto it = st.find(key);
-    if (it != st.end()) return static_cast<fo::FanionParamState*>(it->second.get());
-  }
-  return nullptr;
+  return opt.find_state(p);
 }
 
 }  // namespace
@@ -571,7 +550,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         },
         py::arg("rule"), py::arg("param"));
   m.def("momentum_kinds", []() {
-    return std::vector<std::string>{"none", "heavy_ball", "nesterov", "nesterov_eq4"};
+    std::vector<std::string> names;
+    for (fo::MomentumKind k : fo::all_momentum_kinds()) names.push_back(fo::to_string(k));
+    return names;
   });
   m.def("shape_scales", []() {
     return std::vector<std::string>{"none", "muon", "spectral", "match_rms_adamw"};

@@ -3,10 +3,13 @@
 #include <ATen/ATen.h>
 #include <torch/serialize/archive.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include "fanion/matrix.h"
 
@@ -25,9 +28,18 @@ std::string param_name(size_t group, size_t index, const at::Tensor& p) {
          shape_string(p);
 }
 
-// State is keyed by the parameter's TensorImpl, as torch::optim does.
-std::string state_key(const at::Tensor& p) {
-  return std::to_string(reinterpret_cast<std::uintptr_t>(p.unsafeGetTensorImpl()));
+// State is keyed by the parameter's TensorImpl, as torch::optim does: LibTorch 1.x keys by
+// the address as a string, 2.x by the address itself.
+using StateKey =
+    std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <typename Key = StateKey>  // a template, so that the branch not taken is discarded
+Key state_key(const at::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    return std::to_string(reinterpret_cast<std::uintptr_t>(p.unsafeGetTensorImpl()));
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
 }
 
 bool goes_to_adamw(const FanionOptions& o, const at::Tensor& p) {
@@ -113,8 +125,42 @@ at::Tensor effective_gradient(MomentumKind kind, double beta, const at::Tensor& 
       if (!buffer.defined()) buffer = at::zeros_like(grad);
       buffer.mul_(beta).add_(grad, 1.0 - beta);
       return grad.add(buffer, beta);
+    case MomentumKind::kNesterovEma:
+      // torch.optim.Muon's operations, so that the two agree bit for bit.
+      if (!buffer.defined()) buffer = at::zeros_like(grad);
+      buffer.lerp_(grad, 1.0 - beta);
+      return grad.lerp(buffer, beta);
   }
   throw std::invalid_argument("fanion: unknown momentum kind");
+}
+
+const std::vector<MomentumKind>& all_momentum_kinds() {
+  static const std::vector<MomentumKind> kinds = {
+      MomentumKind::kNone, MomentumKind::kHeavyBall, MomentumKind::kNesterov,
+      MomentumKind::kNesterovEq4, MomentumKind::kNesterovEma};
+  return kinds;
+}
+
+std::string to_string(MomentumKind kind) {
+  switch (kind) {
+    case MomentumKind::kNone: return "none";
+    case MomentumKind::kHeavyBall: return "heavy_ball";
+    case MomentumKind::kNesterov: return "nesterov";
+    case MomentumKind::kNesterovEq4: return "nesterov_eq4";
+    case MomentumKind::kNesterovEma: return "nesterov_ema";
+  }
+  return "?";
+}
+
+MomentumKind momentum_kind_from_string(const std::string& name) {
+  std::string key = name;
+  std::replace(key.begin(), key.end(), '-', '_');
+  std::string known;
+  for (MomentumKind k : all_momentum_kinds()) {
+    if (to_string(k) == key) return k;
+    known += (known.empty() ? "" : ", ") + to_string(k);
+  }
+  throw std::invalid_argument("unknown momentum kind '" + name + "' (known: " + known + ")");
 }
 
 double shape_scale_factor(ShapeScale rule, const at::Tensor& param) {
@@ -131,10 +177,26 @@ double shape_scale_factor(ShapeScale rule, const at::Tensor& param) {
 
 Fanion::Fanion(std::vector<torch::optim::OptimizerParamGroup> param_groups,
                FanionOptions defaults)
-    : torch::optim::Optimizer(std::move(param_groups),
+    : torch::optim::Optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
                               std::make_unique<FanionOptions>(defaults)) {
   defaults.validate();
-  check_groups();
+  for (const auto& group : param_groups) add_param_group(group);
+}
+
+void Fanion::add_param_group(const torch::optim::OptimizerParamGroup& param_group) {
+  torch::optim::Optimizer::add_param_group(param_group);
+  // LibTorch 2.x merges a group's options with the defaults field by field for its own option
+  // types only; for any other type it keeps the defaults and drops the group's options. A
+  // group's options are the user's: keep them whole, as LibTorch 1.x did.
+  if (param_group.has_options()) {
+    param_groups_.back().set_options(param_group.options().clone());
+  }
+  try {
+    check_groups();
+  } catch (...) {
+    param_groups_.pop_back();  // a rejected group leaves the optimizer as it was
+    throw;
+  }
 }
 
 Fanion::Fanion(std::vector<at::Tensor> params, FanionOptions defaults)
@@ -160,6 +222,11 @@ void Fanion::check_groups() const {
       }
     }
   }
+}
+
+FanionParamState* Fanion::find_state(const at::Tensor& p) {
+  auto it = state_.find(state_key(p));
+  return it == state_.end() ? nullptr : static_cast<FanionParamState*>(it->second.get());
 }
 
 FanionParamState& Fanion::state_for(const at::Tensor& p) {

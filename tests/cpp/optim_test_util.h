@@ -13,6 +13,7 @@
 #include <cmath>
 #include <exception>
 #include <functional>
+#include <cstdint>
 #include <map>
 #include <sstream>
 #include <string>
@@ -216,6 +217,12 @@ inline at::Tensor clone_or_undef(const at::Tensor& t) {
   return t.defined() ? t.detach().clone() : at::Tensor();
 }
 
+// LibTorch 1.x keys optimizer state by a string, 2.x by the TensorImpl's address.
+inline std::string state_key_string(const std::string& key) { return key; }
+inline std::string state_key_string(const void* key) {
+  return std::to_string(reinterpret_cast<std::uintptr_t>(key));
+}
+
 inline StateSnapshot snapshot_state(const torch::optim::Optimizer& opt) {
   StateSnapshot out;
   for (const auto& kv : opt.state()) {
@@ -229,7 +236,7 @@ inline StateSnapshot snapshot_state(const torch::optim::Optimizer& opt) {
     } else {
       s.step = -1;  // unknown state type: only its presence is compared
     }
-    out[kv.first] = std::move(s);
+    out[state_key_string(kv.first)] = std::move(s);
   }
   return out;
 }

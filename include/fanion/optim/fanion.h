@@ -24,7 +24,18 @@ enum class MomentumKind {
   kHeavyBall,    ///< B = beta B + g,        M = B
   kNesterov,     ///< B = beta B + g,        M = g + beta B   (PyTorch SGD nesterov=True, Muon)
   kNesterovEq4,  ///< B = beta B + (1-beta) g, M = g + beta B (the paper's eq. 4, literally)
+  /// B = beta B + (1-beta) g,  M = (1-beta) g + beta B: torch.optim.Muon and Keller Jordan's
+  /// Muon (both lerp). M is kNesterov's M times (1 - beta): the same scale-free directions.
+  kNesterovEma,
 };
+
+/// "none", "heavy_ball", "nesterov", "nesterov_eq4", "nesterov_ema".
+std::string to_string(MomentumKind kind);
+/// The inverse of to_string; '-' may stand for '_' (the CLI's spelling). Throws
+/// std::invalid_argument naming the bad value and the known names.
+MomentumKind momentum_kind_from_string(const std::string& name);
+/// Every MomentumKind, in declaration order.
+const std::vector<MomentumKind>& all_momentum_kinds();
 
 /// Factor applied to the whole direction of an m x n matrix (DESIGN.md §2).
 enum class ShapeScale {
@@ -99,11 +110,18 @@ class Fanion : public torch::optim::Optimizer {
                   FanionOptions defaults = {});
   explicit Fanion(std::vector<at::Tensor> params, FanionOptions defaults = {});
 
+  /// As torch::optim::Optimizer::add_param_group, keeping the group's options whole (LibTorch
+  /// 2.x would replace options of a type it does not know by the defaults) and validating them.
+  void add_param_group(const torch::optim::OptimizerParamGroup& param_group);
+
   at::Tensor step(LossClosure closure = nullptr) override;
   /// Saves every parameter's state by position, and each group's lr: load then step
   /// continues the uninterrupted trajectory bit for bit.
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
+
+  /// The state of parameter `p`, or null before its first step.
+  FanionParamState* find_state(const at::Tensor& p);
 
   /// Names ("group g, param i [shape]") of parameters the last step skipped (kSkip policy).
   const std::vector<std::string>& last_skipped() const { return last_skipped_; }
