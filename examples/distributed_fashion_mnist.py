@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Data-parallel Fashion-MNIST training with DDP and the sharded F-Muon, on CPU (Gloo).
 
-    PYTHONPATH=build/python torchrun --nproc_per_node 2 --redirects 1 --tee 1 \
-        examples/distributed_fashion_mnist.py
+    torchrun --nproc_per_node 2 examples/distributed_fashion_mnist.py
 
-(`torchrun` is Debian's python3-torch launcher; it runs /usr/bin/python3. `--redirects 1 --tee 1`
-works around a bug of torch 1.13 under Python 3.11, whose default `--redirects 0` crashes the
-launcher with "'NoneType' object has no attribute 'get'"; newer torch needs neither.)
+(with fanion installed, or from the build tree: `PYTHONPATH=build/python python -m
+torch.distributed.run ...` with the Python that owns the torch fanion was built against. On
+Debian's torch 1.13 under Python 3.11 add `--redirects 1 --tee 1`: its default `--redirects 0`
+crashes the launcher with "'NoneType' object has no attribute 'get'".)
 
 Every rank trains on its own slice of each batch; DistributedDataParallel averages the
 gradients; the optimizer runs in its sharded mode (`distributed=True`): each rank computes the

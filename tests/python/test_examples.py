@@ -1,6 +1,5 @@
 """The examples run (shortened): Fashion-MNIST with F-Muon + AdamW, and its torchrun version."""
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,13 +26,13 @@ def test_fashion_mnist_example_learns():
 
 
 @needs_data
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_distributed_example_with_torchrun():
     env = dict(os.environ)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = ["torchrun", "--nproc_per_node", "2", "--redirects", "1", "--tee", "1",
+    # torchrun of this Python's torch (the torchrun on PATH may belong to another torch).
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--redirects", "1", "--tee", "1",
            "--master_addr", "127.0.0.1", "--master_port", str(port), os.path.join(EXAMPLES, "distributed_fashion_mnist.py"),
            "--limit", "2560", "--batch-size", "128"]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
