@@ -31,5 +31,11 @@ foreach(_lib c10 torch torch_cpu)
   target_link_libraries(fanion_torch INTERFACE ${_fanion_lib_${_lib}})
 endforeach()
 target_compile_definitions(fanion_torch INTERFACE _GLIBCXX_USE_CXX11_ABI=${_torch_abi})
+# What TorchConfig.cmake asks for: recent torch headers need C++20 (ATen.h says so; 1.13's
+# build with C++17).
+file(STRINGS ${_torch_dir}/include/ATen/ATen.h _needs_cxx20 REGEX "C\\+\\+20 or later")
+if(_needs_cxx20)
+  target_compile_features(fanion_torch INTERFACE cxx_std_20)
+endif()
 set(TORCH_LIBRARIES fanion_torch)
 set(TORCH_INSTALL_PREFIX ${_torch_dir})
