@@ -11,7 +11,8 @@ where d(M) = argmax_{||D|| <= 1} <M, D> is the steepest direction of the optimiz
 (:mod:`fanion.directions`): NSGD (eq. 6), Muon (eq. 7), SignSGD (eq. 8), Neon (eq. 9),
 Fanion-k (eq. 10), F-Fanion-k (eq. 11), S-Fanion-k (eq. 13). ``momentum_kind="nesterov_eq4"``
 uses the paper's eq. 4 literally (B <- beta * B + (1 - beta) * g, M = g + beta * B),
-``"heavy_ball"`` M = B, ``"none"`` M = g. ``shape_scale`` is ``"none"`` (1), ``"muon"``
+``"nesterov_ema"`` torch.optim.Muon's form (B <- beta * B + (1 - beta) * g,
+M = (1 - beta) * g + beta * B), ``"heavy_ball"`` M = B, ``"none"`` M = g. ``shape_scale`` is ``"none"`` (1), ``"muon"``
 (sqrt(max(1, m/n)), Keller Jordan's Muon), ``"spectral"`` (sqrt(m/n)) or ``"match_rms_adamw"``
 (0.2 * sqrt(max(m, n))). ``normalize_weights=True`` rescales X to Frobenius norm sqrt(rows)
 before each update (the paper's CIFAR-10 airbench runs).
@@ -52,13 +53,14 @@ from ._checks import (check_bool, check_choice, check_dtype, check_int, check_re
 __all__ = ["NormOptimizer", "Muon", "Neon", "Fanion", "FMuon", "FNeon", "FFanion", "SMuon",
            "SNeon", "SFanion", "NSGD", "SignSGD"]
 
-MOMENTUM_KINDS = ("none", "heavy_ball", "nesterov", "nesterov_eq4")
+MOMENTUM_KINDS = tuple(_core.momentum_kinds())  # none, heavy_ball, nesterov, nesterov_eq4, ..._ema
+NS_NORMALIZATIONS = ("gram", "frobenius")
 SHAPE_SCALES = ("none", "muon", "spectral", "match_rms_adamw")
 NONFINITE_POLICIES = ("error", "skip")
 _FLT_MIN = 1.1754943508222875e-38  # std::numeric_limits<float>::min()
 # Options of some family; given to an optimizer that lacks them, they are a mistake.
 _FAMILY_KEYS = {"direction", "k", "alpha", "sign_lr_coeff", "method", "ns_steps", "ns_schedule",
-                "solver_tol", "max_passes", "seed"}
+                "ns_normalization", "solver_tol", "max_passes", "seed"}
 
 # Options every group has, with their defaults (the C++ FanionOptions defaults).
 _COMMON_DEFAULTS = dict(
@@ -92,7 +94,10 @@ class NormOptimizer(torch.optim.Optimizer):
         momentum (float): beta in [0, 1).
         nesterov (bool): M = g + beta B (True) or M = B (False).
         momentum_kind (str or None): overrides ``nesterov``: ``"none"``, ``"heavy_ball"``,
-            ``"nesterov"``, ``"nesterov_eq4"`` (the paper's eq. 4 literally).
+            ``"nesterov"``, ``"nesterov_eq4"`` (the paper's eq. 4 literally), ``"nesterov_ema"``
+            (torch.optim.Muon's and Keller Jordan's lerp form: B <- beta B + (1 - beta) g,
+            M = (1 - beta) g + beta B; the same directions as ``"nesterov"``, M scaled by
+            1 - beta).
         weight_decay (float): decoupled, X <- X (1 - lr wd) before the update.
         shape_scale (str): ``"none"``, ``"muon"``, ``"spectral"``, ``"match_rms_adamw"``.
         normalize_weights (bool): rescale X to ||X||_F = sqrt(rows) before each update.
@@ -175,7 +180,8 @@ class NormOptimizer(torch.optim.Optimizer):
         check_bool(g["nesterov"], "nesterov", where)
         if g["momentum_kind"] is not None:
             check_choice(g["momentum_kind"], "momentum_kind", where, MOMENTUM_KINDS)
-            if not g["nesterov"] and g["momentum_kind"] in ("nesterov", "nesterov_eq4"):
+            if not g["nesterov"] and g["momentum_kind"] in ("nesterov", "nesterov_eq4",
+                                                            "nesterov_ema"):
                 raise ValueError(f"{where}: nesterov=False contradicts momentum_kind="
                                  f"{g['momentum_kind']!r}")
         check_real(g["weight_decay"], "weight_decay", where, low=0.0)
@@ -210,6 +216,8 @@ class NormOptimizer(torch.optim.Optimizer):
             check_int(g["ns_steps"], "ns_steps", where, low=0)
             check_choice(g["ns_schedule"], "ns_schedule", where, _dirs.SCHEDULES)
             check_choice(g["method"], "method", where, _dirs.POLAR_METHODS)
+            check_choice(g.get("ns_normalization", "gram"), "ns_normalization", where,
+                         NS_NORMALIZATIONS)
         if "solver_tol" in g:
             check_choice(g["method"], "method", where, _dirs.TOP_K_METHODS)
             check_real(g["solver_tol"], "solver_tol", where, low=0.0)
@@ -220,7 +228,7 @@ class NormOptimizer(torch.optim.Optimizer):
         """The Direction of a param group (built from its options, cached)."""
         if self._family is None:
             return group["direction"]
-        key = tuple(group[k] for k in self._direction_keys)
+        key = tuple(group.get(k) for k in self._direction_keys)
         d = self._direction_cache.get(key)
         if d is None:
             d = self._make_direction(group)
@@ -231,7 +239,8 @@ class NormOptimizer(torch.optim.Optimizer):
         solver = {}
         if "ns_steps" in group:
             solver = dict(method=group["method"], steps=group["ns_steps"],
-                          schedule=group["ns_schedule"])
+                          schedule=group["ns_schedule"],
+                          gram_normalization=group.get("ns_normalization", "gram") == "gram")
         elif "solver_tol" in group:
             solver = dict(method=group["method"], tol=group["solver_tol"],
                           max_passes=group["max_passes"], seed=group["seed"])
@@ -480,8 +489,10 @@ _COMMON_DOC = """
 _POLAR_DOC = """
     Solver options: ``method`` (``"newton_schulz"``: Keller Jordan's quintic, an approximate
     polar factor; ``"exact"``: SVD; ``"gram"``: Gram matrix + eigh in float64), ``ns_steps``
-    (5), ``ns_schedule`` (``"quintic"``,
-    ``"cubic"``, ``"polar_express"``, ``"polar_express_exact"``).
+    (5), ``ns_schedule`` (``"quintic"``, ``"cubic"``, ``"polar_express"``,
+    ``"polar_express_exact"``), ``ns_normalization`` (``"gram"``: start from
+    X / ||X X^T||_F^(1/2), a tighter bound on sigma_1; ``"frobenius"``: X / ||X||_F, as
+    torch.optim.Muon and Keller Jordan's Muon do).
 """
 
 _TOPK_DOC = """
@@ -499,11 +510,12 @@ class Muon(NormOptimizer):
     by sqrt(max(1, m/n)): ``shape_scale="muon"``.
     """ + _POLAR_DOC + _COMMON_DOC
     _family = "muon"
-    _direction_keys = ("method", "ns_steps", "ns_schedule")
+    _direction_keys = ("method", "ns_steps", "ns_schedule", "ns_normalization")
 
     def __init__(self, params, lr=0.02, momentum=0.95, *, method="newton_schulz", ns_steps=5,
-                 ns_schedule="quintic", **kwargs):
-        opts = dict(method=method, ns_steps=ns_steps, ns_schedule=ns_schedule)
+                 ns_schedule="quintic", ns_normalization="gram", **kwargs):
+        opts = dict(method=method, ns_steps=ns_steps, ns_schedule=ns_schedule,
+                    ns_normalization=ns_normalization)
         super().__init__(params, lr=lr, momentum=momentum, _direction_options=opts, **kwargs)
 
 
@@ -546,11 +558,12 @@ class FMuon(NormOptimizer):
     paper's "no ball" runs) but is then no longer a norm ball.
     """ + _POLAR_DOC + _COMMON_DOC
     _family = "f_muon"
-    _direction_keys = ("alpha", "method", "ns_steps", "ns_schedule")
+    _direction_keys = ("alpha", "method", "ns_steps", "ns_schedule", "ns_normalization")
 
     def __init__(self, params, lr=0.02, momentum=0.95, alpha=0.5, *, method="newton_schulz",
-                 ns_steps=5, ns_schedule="quintic", **kwargs):
-        opts = dict(alpha=alpha, method=method, ns_steps=ns_steps, ns_schedule=ns_schedule)
+                 ns_steps=5, ns_schedule="quintic", ns_normalization="gram", **kwargs):
+        opts = dict(alpha=alpha, method=method, ns_steps=ns_steps, ns_schedule=ns_schedule,
+                    ns_normalization=ns_normalization)
         super().__init__(params, lr=lr, momentum=momentum, _direction_options=opts, **kwargs)
 
 
@@ -590,12 +603,14 @@ class SMuon(NormOptimizer):
     ``sign_lr_coeff`` is the paper's eta (default 0.01).
     """ + _POLAR_DOC + _COMMON_DOC
     _family = "s_muon"
-    _direction_keys = ("alpha", "sign_lr_coeff", "method", "ns_steps", "ns_schedule")
+    _direction_keys = ("alpha", "sign_lr_coeff", "method", "ns_steps", "ns_schedule",
+                       "ns_normalization")
 
     def __init__(self, params, lr=0.02, momentum=0.95, alpha=0.5, sign_lr_coeff=0.01, *,
-                 method="newton_schulz", ns_steps=5, ns_schedule="quintic", **kwargs):
+                 method="newton_schulz", ns_steps=5, ns_schedule="quintic",
+                 ns_normalization="gram", **kwargs):
         opts = dict(alpha=alpha, sign_lr_coeff=sign_lr_coeff, method=method, ns_steps=ns_steps,
-                    ns_schedule=ns_schedule)
+                    ns_schedule=ns_schedule, ns_normalization=ns_normalization)
         super().__init__(params, lr=lr, momentum=momentum, _direction_options=opts, **kwargs)
 
 
