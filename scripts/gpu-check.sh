@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# On a GPU machine with PyTorch 2.x (CUDA): build fanion against that LibTorch, run the test
-# suite (the DeviceCuda tests run there, not in CI), and the three solver benchmarks on the
-# GPU. Writes logs and JSON to ${OUT:-gpu-out}/. Sized to finish in a few minutes on one GPU.
+# On a GPU machine with PyTorch 2.x (CUDA): build fanion and its Python package against that
+# torch, run the GoogleTest suite (the DeviceCuda tests run there, not in CI) and the Python
+# suite, then the optimizer-step peer benchmark (torch.optim.Muon, Keller Jordan's Muon; Newton-
+# Schulz in bfloat16 and float32), the three solver benchmarks and the training commands on the
+# GPU. Writes logs and JSON to ${GPU_CHECK_DIR:-gpu-out}/, packed into $OUT/gpu-check.tar.gz
+# when OUT is set (the device machine). Sized to finish in a few minutes on one GPU.
+# PYTHON: a Python with a CUDA torch (default python3); muon-optimizer is used where installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-gpu-out}
+out=${GPU_CHECK_DIR:-gpu-out}
 mkdir -p "$out"
+# The device tool returns at most 8 files from $OUT: pack everything into one, even on failure.
+if [ -n "${OUT:-}" ]; then
+  trap 'tar czf "$OUT/gpu-check.tar.gz" -C "$out" .' EXIT
+fi
 py=${PYTHON:-python3}
-prefix=$($py -c 'import torch; print(torch.utils.cmake_prefix_path)')
+torch_dir=$($py -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 $py -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' | tee "$out/env.txt"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$out/env.txt" || true
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-  -DFANION_BUILD_PYTHON=OFF -DFANION_PCH=ON >"$out/configure.log" 2>&1 || { tail -50 "$out/configure.log"; exit 1; }
+$py -m pip install -q pytest numpy muon-optimizer >/dev/null 2>&1 || true  # where a registry is reachable
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_dir;$torch_dir/share/cmake" \
+  -DPython3_EXECUTABLE="$(command -v "$py")" -DFANION_PCH=ON >"$out/configure.log" 2>&1 || { tail -50 "$out/configure.log"; exit 1; }
 cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { grep -m 20 -B2 -A8 error "$out/build.log"; exit 1; }
 ./build-gpu/fanion_tests 2>&1 | tee "$out/tests.log" | tail -5
+PYTHONPATH=build-gpu/python $py -m pytest -q -p no:cacheprovider tests/python 2>&1 | tee "$out/pytest.log" | tail -3 || true
+# One optimizer step on GPT-2 small's 48 block matrices (12 layers), against torch.optim.Muon.
+for ns in bfloat16 float32; do
+  PYTHONPATH=build-gpu/python $py benchmarks/optimizer_step.py --device cuda --layers 12 --steps 10 \
+    --warmup 3 --ns-dtype $ns --json "$out/step_peers_cuda_$ns.json" | tee "$out/step_peers_cuda_$ns.txt" || true
+done
 b=./build-gpu/fanion
 $b bench polar --device cuda --dtype float32 --sizes 1000,4096 --repeats 5 --json "$out/polar_cuda.json" | tee "$out/polar_cuda.txt"
 $b bench lowrank --device cuda --cases 500:5,500:50,5000:5,2000:16:power1 --methods lanczos,block_krylov,gram,exact \
