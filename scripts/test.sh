@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of one leg (see scripts/build.sh): the GoogleTest suite and the install tests
 # (the find_package(fanion) consumer, the installed Python package) via CTest, then pytest on the
-# Python package (tests/python) and the command-line tests (tests/cli) against the build tree;
+# Python package (tests/python), the command-line tests (tests/cli) and the repository's links
+# (tests/docs) against the build tree;
 # on the PyPI leg also the wheel test (tests/packaging/test_wheel.sh: pip wheel, then a fresh
 # venv with only torch and that wheel runs tests/python).
 #   bash scripts/test.sh [pypi|debian]
@@ -27,7 +28,7 @@ if [ ! -f "$BUILD/python/fanion/__init__.py" ]; then
 fi
 rc=0
 PYTHONPATH="$BUILD/python${PYTHONPATH:+:$PYTHONPATH}" FANION_BUILD_DIR="$BUILD" \
-  "$PYTHON" -m pytest -q -p no:cacheprovider tests/python tests/cli || rc=$?
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/python tests/cli tests/docs || rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "test: pytest collected no tests: that is a failure, not a pass" >&2
   status=1

@@ -1,5 +1,5 @@
 #pragma once
-// Steepest directions d(M) = argmax_{||D|| <= 1} <M, D> (DESIGN.md §1; the paper's LMO is -d).
+// Steepest directions d(M) = argmax_{||D|| <= 1} <M, D> (docs/DESIGN.md §1; the paper's LMO is -d).
 //
 // A Direction is a value: a weighted sum of basic terms. Weighted sums of directions are
 // directions of the norm whose unit ball is the Minkowski sum of the balls (paper, Lemma 3/4,

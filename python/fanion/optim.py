@@ -1,4 +1,4 @@
-r"""torch.optim optimizers of the Fanion family, backed by the C++ core (DESIGN.md §1-§2, §4).
+r"""torch.optim optimizers of the Fanion family, backed by the C++ core (docs/DESIGN.md §1-§2, §4).
 
 Every optimizer here performs, for each matrix parameter X (conv weights are seen as
 (out, in*kh*kw)) with gradient g, the step of the paper's eq. 4 with the LMO written as -d::
@@ -26,7 +26,7 @@ so schedulers reach it), ``adamw_betas``, ``adamw_eps``, ``adamw_weight_decay``.
 The arithmetic is the C++ ``fanion::optim::Fanion``'s, operation for operation: the same
 parameters, gradients and options give the same steps (tests/python/test_parity.py).
 
-Bad input (DESIGN.md §5): a NaN/Inf gradient refuses the whole step with a ValueError naming the
+Bad input (docs/DESIGN.md §5): a NaN/Inf gradient refuses the whole step with a ValueError naming the
 parameter and changes nothing (``on_nonfinite="skip"`` instead leaves that parameter and its
 state untouched and records it in ``optimizer.last_skipped``); sparse gradients and complex
 parameters raise TypeError; bad options raise ValueError/TypeError naming the option and value.

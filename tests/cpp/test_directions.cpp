@@ -1,4 +1,4 @@
-// Steepest directions (DESIGN.md §1) against an exact SVD computed here in fp64:
+// Steepest directions (docs/DESIGN.md §1) against an exact SVD computed here in fp64:
 //   <M, d(M)> = dual norm, ||d(M)|| <= 1 in the primal norm, d(cM) = d(M) for c > 0,
 //   d(0) = 0 (no NaN), d(M^T) = d(M)^T, shape and dtype kept, input never mutated,
 // plus the exact answers of every basic direction and of the F-/S- combinations.

@@ -1,4 +1,4 @@
-// fanion::optim::Fanion against steps computed by hand (DESIGN.md §1–§2, include/fanion/optim).
+// fanion::optim::Fanion against steps computed by hand (docs/DESIGN.md §1–§2, include/fanion/optim).
 //
 // Every expected value is computed here from scratch: the momentum formulas of the header, the
 // direction by fp64 SVD (Muon, Fanion-k) or the closed forms (NSGD, sign), the AdamW step of

@@ -1,4 +1,4 @@
-// Solvers (DESIGN.md §3): polar factor (exact and Newton–Schulz) and top-k singular
+// Solvers (docs/DESIGN.md §3): polar factor (exact and Newton–Schulz) and top-k singular
 // triplets, against at::linalg_svd computed here in fp64 on matrices with known spectra.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
