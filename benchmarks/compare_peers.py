@@ -275,7 +275,8 @@ def row(method, setting, params, seconds, matvecs, matvecs_how, e1, e2, target, 
         note=""):
     if (ARGS is not None and math.isfinite(seconds) and time_median.runs < ARGS.repeats
             and "timed once" not in note):
-        note = (note + "; " if note else "") + f"{time_median.runs} of {ARGS.repeats} runs (--row-budget)"
+        note = ((note + "; " if note else "")
+                + f"{time_median.runs} of {ARGS.repeats} runs (--row-budget)")
     return dict(source="peer", method=method, setting=setting, params=params, seconds=seconds,
                 matvecs=matvecs, matvecs_how=matvecs_how, err1=e1, err2=e2,
                 reached=bool(e2 <= target), status=status, note=note)
@@ -466,15 +467,17 @@ def main():
     print(f"# fanion vs peers: threads={ARGS.threads} repeats={ARGS.repeats} seed={ARGS.seed} "
           f"torch {torch.__version__} scipy {scipy.__version__} "
           f"numpy {np.__version__}")
-    print(f"# BLAS/LAPACK: {blas_in_use()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+    wait_policy = os.environ.get("OMP_WAIT_POLICY", "(unset)")
+    print(f"# BLAS/LAPACK: {blas_in_use()}; OMP_WAIT_POLICY={wait_policy}")
     print(f"# at start: {load_note()}", flush=True)
     print("# time = median of repeats; ratio = time / best peer time reaching the target err2; "
           "* = ours; matvecs count A x and A^T x (a block of b columns counts b)")
     for item, n, k, spectrum in cases:
         target = PAPER_TRLAN_ERR2.get((n, k), DEFAULT_TARGET) if spectrum == "gaussian" \
             else DEFAULT_TARGET
-        title = (f"{n}x{n} k={k} {spectrum}  (target err2 <= {target:.1e}"
-                 f"{', the paper TRLan' if (n, k) in PAPER_TRLAN_ERR2 and spectrum == 'gaussian' else ''})")
+        paper = (n, k) in PAPER_TRLAN_ERR2 and spectrum == "gaussian"
+        trlan_note = ", the paper TRLan" if paper else ""
+        title = f"{n}x{n} k={k} {spectrum}  (target err2 <= {target:.1e}{trlan_note})"
         log(f"[{item}] building the matrix")
         Mt = test_matrix(n, spectrum, ARGS.seed)
         peer_rows, ref_desc, s_all = peers_for_case(n, k, spectrum, Mt, target)

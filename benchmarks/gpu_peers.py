@@ -78,7 +78,8 @@ def main():
                     found.append((f"cupy svds tol={tol}", t, e1, e2))
                     break
         except ImportError:
-            found.append(("cupy svds: CuPy not installed", float("nan"), float("nan"), float("nan")))
+            nan = float("nan")
+            found.append(("cupy svds: CuPy not installed", nan, nan, nan))
         for name, t, e1, e2 in found:
             print(f"{n}x{n} k={k:<4} {name:<28} {t:9.4f} {e1:10.2e} {e2:10.2e}")
             rows.append(dict(n=n, k=k, peer=name, seconds=t, err1=e1, err2=e2, target=target))

@@ -136,7 +136,8 @@ def plot_gpt(doc, out):
         if s["optimizer"] not in best or v < best[s["optimizer"]][0]:
             best[s["optimizer"]] = (v, s["lr"])
     shown = [r for r in runs if not sweep or
-             (r["optimizer"]["name"] in best and r["optimizer"]["lr"] == best[r["optimizer"]["name"]][1])]
+             (r["optimizer"]["name"] in best
+              and r["optimizer"]["lr"] == best[r["optimizer"]["name"]][1])]
     for r in shown:
         tl = r["train_loss"]
         steps = [p[0] for p in tl]
@@ -159,7 +160,8 @@ def plot_gpt(doc, out):
         for s in doc["summary"]:
             by[s["optimizer"]].append(s)
         for name, ss in by.items():
-            pts = [(s["lr"], s["final_val_loss_mean"]) for s in ss if s["final_val_loss_mean"] is not None]
+            pts = [(s["lr"], s["final_val_loss_mean"]) for s in ss
+                   if s["final_val_loss_mean"] is not None]
             if not pts:
                 continue
             pts.sort()
@@ -174,7 +176,8 @@ def plot_gpt(doc, out):
         ax.legend(fontsize=7)
     c = doc["config"]
     fig.suptitle("fanion train gpt: %s tokens, d=%d, %d layers, %d steps of %dx%d"
-                 % (c["tokenizer"], c["d_model"], c["layers"], c["steps"], c["batch_size"], c["context"]))
+                 % (c["tokenizer"], c["d_model"], c["layers"], c["steps"], c["batch_size"],
+                    c["context"]))
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 

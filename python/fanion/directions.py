@@ -1,18 +1,19 @@
-r"""Steepest directions d(M) = argmax_{||D|| <= 1} <M, D> (docs/DESIGN.md §1; the paper's LMO is -d).
+r"""Steepest directions d(M) = argmax_{||D|| <= 1} <M, D> (docs/DESIGN.md §1; the paper's LMO
+is -d).
 
 With M = U diag(s) V^T (the matrix view of M: conv weights (out, in, kh, kw) are seen as
-(out, in*kh*kw), vectors as 1 x n):
+(out, in*kh*kw), vectors as 1 x n), and 1/p + 1/q = 1 for Schatten-p:
 
-=============  ==========================  ==============================================  =========
-function       primal norm                 d(M)                                            <M, d(M)>
-=============  ==========================  ==============================================  =========
-nsgd           Frobenius                   M / ||M||_F                       (paper eq. 6)  ||M||_F
-sign           Chebyshev (max |entry|)     sign(M)                           (eq. 8)        sum |M_ij|
-muon           spectral                    U V^T                             (eq. 7)        ||M||_*
-neon           nuclear                     u_1 v_1^T                         (eq. 9)        s_1
-fanion         max(||.||_* / k, ||.||_2)   sum_{i<=k} u_i v_i^T              (eq. 10)       sum_{i<=k} s_i
-schatten       Schatten-p                  U diag(s^(q-1)) V^T / ||s||_q^(q-1), 1/p+1/q=1   ||s||_q
-=============  ==========================  ==============================================  =========
+======== ========================= ========================================== ==============
+function primal norm               d(M)                                       <M, d(M)>
+======== ========================= ========================================== ==============
+nsgd     Frobenius                 M / ||M||_F                      (eq. 6)   ||M||_F
+sign     Chebyshev (max |entry|)   sign(M)                          (eq. 8)   sum |M_ij|
+muon     spectral                  U V^T                            (eq. 7)   ||M||_*
+neon     nuclear                   u_1 v_1^T                        (eq. 9)   s_1
+fanion   max(||.||_* / k, ||.||_2) sum_{i<=k} u_i v_i^T             (eq. 10)  sum_{i<=k} s_i
+schatten Schatten-p                U diag(s^(q-1)) V^T / ||s||_q^(q-1)        ||s||_q
+======== ========================= ========================================== ==============
 
 Weighted sums of directions are directions (paper Lemma 3/4, Corollary 5): the unit ball is the
 Minkowski sum of the weighted balls and the dual norm is the weighted sum of dual norms. So

@@ -1,4 +1,5 @@
-r"""torch.optim optimizers of the Fanion family, backed by the C++ core (docs/DESIGN.md §1-§2, §4).
+r"""torch.optim optimizers of the Fanion family, backed by the C++ core (docs/DESIGN.md
+§1-§2, §4).
 
 Every optimizer here performs, for each matrix parameter X (conv weights are seen as
 (out, in*kh*kw)) with gradient g, the step of the paper's eq. 4 with the LMO written as -d::
@@ -12,10 +13,10 @@ where d(M) = argmax_{||D|| <= 1} <M, D> is the steepest direction of the optimiz
 Fanion-k (eq. 10), F-Fanion-k (eq. 11), S-Fanion-k (eq. 13). ``momentum_kind="nesterov_eq4"``
 uses the paper's eq. 4 literally (B <- beta * B + (1 - beta) * g, M = g + beta * B),
 ``"nesterov_ema"`` torch.optim.Muon's form (B <- beta * B + (1 - beta) * g,
-M = (1 - beta) * g + beta * B), ``"heavy_ball"`` M = B, ``"none"`` M = g. ``shape_scale`` is ``"none"`` (1), ``"muon"``
-(sqrt(max(1, m/n)), Keller Jordan's Muon), ``"spectral"`` (sqrt(m/n)) or ``"match_rms_adamw"``
-(0.2 * sqrt(max(m, n))). ``normalize_weights=True`` rescales X to Frobenius norm sqrt(rows)
-before each update (the paper's CIFAR-10 airbench runs).
+M = (1 - beta) * g + beta * B), ``"heavy_ball"`` M = B, ``"none"`` M = g. ``shape_scale`` is
+``"none"`` (1), ``"muon"`` (sqrt(max(1, m/n)), Keller Jordan's Muon), ``"spectral"``
+(sqrt(m/n)) or ``"match_rms_adamw"`` (0.2 * sqrt(max(m, n))). ``normalize_weights=True``
+rescales X to Frobenius norm sqrt(rows) before each update (the paper's CIFAR-10 airbench runs).
 
 Parameters that are not matrices (rank < 2: biases, gains), and every parameter of a group with
 ``use_adamw=True`` (embeddings, heads: the user's choice, as with Muon), are updated by a built-in
@@ -26,11 +27,11 @@ so schedulers reach it), ``adamw_betas``, ``adamw_eps``, ``adamw_weight_decay``.
 The arithmetic is the C++ ``fanion::optim::Fanion``'s, operation for operation: the same
 parameters, gradients and options give the same steps (tests/python/test_parity.py).
 
-Bad input (docs/DESIGN.md §5): a NaN/Inf gradient refuses the whole step with a ValueError naming the
-parameter and changes nothing (``on_nonfinite="skip"`` instead leaves that parameter and its
-state untouched and records it in ``optimizer.last_skipped``); sparse gradients and complex
-parameters raise TypeError; bad options raise ValueError/TypeError naming the option and value.
-Parameters may be given as ``model.named_parameters()`` so that errors use their names.
+Bad input (docs/DESIGN.md §5): a NaN/Inf gradient refuses the whole step with a ValueError
+naming the parameter and changes nothing (``on_nonfinite="skip"`` instead leaves that parameter
+and its state untouched and records it in ``optimizer.last_skipped``); sparse gradients and
+complex parameters raise TypeError; bad options raise ValueError/TypeError naming the option and
+value. Parameters may be given as ``model.named_parameters()`` so that errors use their names.
 
 Distributed: with ``torch.nn.parallel.DistributedDataParallel`` every optimizer works as is
 (each rank runs the same replicated step). ``distributed=True`` (default process group) or

@@ -149,7 +149,8 @@ STRUCTURED = {
     "diag": torch.diag(torch.tensor([5.0, 3.0, 2.0, 0.5], dtype=torch.float64)),
     "rank2of5": with_spectrum(8, 5, np.array([3.0, 1.0]), seed=8),
     "vector": torch.linspace(-2, 3, 7, dtype=torch.float64),
-    "conv": torch.randn(4, 2, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(9)),
+    "conv": torch.randn(4, 2, 3, 3, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(9)),
 }
 
 

@@ -85,7 +85,8 @@ def test_sharded_equals_local_and_splits_the_work(tmp_path):
         r1 = results[1][name]
         for rank, r in enumerate((r0, r1)):
             assert r["spread"] == 0.0, f"{name}: ranks differ by {r['spread']}"
-            assert r["diff_vs_local"] <= 1e-12, f"{name}: rank {rank} vs local: {r['diff_vs_local']}"
+            assert r["diff_vs_local"] <= 1e-12, \
+                f"{name}: rank {rank} vs local: {r['diff_vs_local']}"
             assert r["state_diff"] <= 1e-12, f"{name}: state vs local: {r['state_diff']}"
         for s0, s1 in zip(r0["stats"], r1["stats"]):
             assert s0["jobs"] == s1["jobs"]

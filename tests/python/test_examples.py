@@ -32,8 +32,9 @@ def test_distributed_example_with_torchrun():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # torchrun of this Python's torch (the torchrun on PATH may belong to another torch).
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--redirects", "1", "--tee", "1",
-           "--master_addr", "127.0.0.1", "--master_port", str(port), os.path.join(EXAMPLES, "distributed_fashion_mnist.py"),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--redirects", "1", "--tee", "1", "--master_addr", "127.0.0.1",
+           "--master_port", str(port), os.path.join(EXAMPLES, "distributed_fashion_mnist.py"),
            "--limit", "2560", "--batch-size", "128"]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     out = run.stdout + run.stderr

@@ -80,7 +80,8 @@ def adamw_by_hand(b0, gb, steps, lr=3e-4, b1=0.9, b2=0.95, eps=1e-8, wd=0.0):
     return p
 
 
-@pytest.mark.parametrize("opt_cls,kw,kind,dkw", OPTIMIZERS, ids=lambda x: getattr(x, "__name__", ""))
+@pytest.mark.parametrize("opt_cls,kw,kind,dkw", OPTIMIZERS,
+                         ids=lambda x: getattr(x, "__name__", ""))
 def test_first_steps_by_hand(opt_cls, kw, kind, dkw):
     W0, b0, gW, gb = data()
     # Step 1: B = g1, M = g1 + beta B.  Step 2: B = beta g1 + g2, M = g2 + beta B.
@@ -100,7 +101,9 @@ def test_first_steps_by_hand(opt_cls, kw, kind, dkw):
 def test_momentum_kinds_by_hand():
     W0, b0, gW, gb = data()
     g1, g2 = gW[0], gW[1]
-    d = lambda M: np_direction("muon", M)
+
+    def d(M):
+        return np_direction("muon", M)
     cases = {
         "nesterov": [g1 + BETA * g1, g2 + BETA * (BETA * g1 + g2)],
         "heavy_ball": [g1, BETA * g1 + g2],

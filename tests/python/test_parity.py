@@ -146,7 +146,9 @@ def test_parity_param_groups_adamw_group_and_lr_schedule():
     ps = problem(torch.float64)
     opt = fanion.FMuon([{"params": ps[:3], "alpha": 0.7},
                         {"params": ps[3:], "use_adamw": True, "lr": 3e-3}], lr=0.05)
-    sched = lambda step, gi: (0.05 if gi == 0 else 3e-3) * 0.5 * (1 + math.cos(math.pi * step / STEPS))
+
+    def sched(step, gi):
+        return (0.05 if gi == 0 else 3e-3) * 0.5 * (1 + math.cos(math.pi * step / STEPS))
     assert run_both(opt, lr_schedule=sched) <= TOL
 
 

@@ -105,7 +105,8 @@ def check_wrong_variants_fail(reference, tol, **base):
 
 torch_muon = getattr(torch.optim, "Muon", None)
 needs_torch_muon = pytest.mark.skipif(
-    torch_muon is None, reason=f"torch.optim.Muon needs PyTorch >= 2.9 (this is {torch.__version__})")
+    torch_muon is None,
+    reason=f"torch.optim.Muon needs PyTorch >= 2.9 (this is {torch.__version__})")
 
 
 @needs_torch_muon
