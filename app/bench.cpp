@@ -16,9 +16,9 @@
 #include "fanion/directions.h"
 #include "fanion/optim/fanion.h"
 #include "fanion/solvers/polar.h"
-#include "lsq_problem.h"
 #include "fanion/solvers/top_k.h"
 #include "json.h"
+#include "lsq_problem.h"
 
 namespace fanion::app {
 namespace {
@@ -97,17 +97,15 @@ struct PaperRow {
   int64_t trlan_matvecs;
   double trlan_err2;
 };
-const PaperRow kTable1[] = {{500, 5, 0.018, 131, 9.4e-5},
-                            {500, 50, 0.16, 462, 3.0e-7},
-                            {5000, 5, 0.70, 205, 7.7e-3}};
+const PaperRow kTable1[] = {
+    {500, 5, 0.018, 131, 9.4e-5}, {500, 50, 0.16, 462, 3.0e-7}, {5000, 5, 0.70, 205, 7.7e-3}};
 
 int bench_lowrank(int argc, char** argv) {
   cli::Parser p("fanion bench lowrank",
                 "Top-k singular subspace solvers on the paper's Table 1 matrices (dense N(0,1), "
                 "fp64) and on power-law spectra. Each method runs at the loosest tolerance whose "
                 "err2 is no worse than the paper's TRLan ('matched') and at a tight tolerance.");
-  p.option("cases", "LIST",
-           "n:k[:spectrum] items (square n x n), spectrum gaussian|powerD",
+  p.option("cases", "LIST", "n:k[:spectrum] items (square n x n), spectrum gaussian|powerD",
            "500:5,500:50,5000:5,500:5:power1,2000:16:power1");
   p.option("methods", "LIST", "lanczos,block_krylov,subspace,gram,exact",
            "lanczos,block_krylov,subspace,gram,exact");
@@ -118,14 +116,15 @@ int bench_lowrank(int argc, char** argv) {
   const int64_t repeats = p.get_int("repeats");
   const double tight = p.get_double("tight");
   json::Value rows = json::Value::array();
-  std::printf("%-22s %-13s %-8s %9s %7s %8s %6s %10s %10s %s\n", "case", "method", "tol",
-              "time[s]", "passes", "matvecs", "iters", "err1", "err2", "status");
+  std::printf("%-22s %-13s %-8s %9s %7s %8s %6s %10s %10s %s\n", "case", "method", "tol", "time[s]",
+              "passes", "matvecs", "iters", "err1", "err2", "status");
   for (const auto& item : cli::split_list(p.get_string("cases"))) {
     const auto parts = cli::split_list(item, ':');
     if (parts.size() < 2) throw cli::UsageError("case '" + item + "' is not n:k[:spectrum]");
     const int64_t n = cli::parse_int(parts[0], "case n"), k = cli::parse_int(parts[1], "case k");
     const std::string spectrum = parts.size() > 2 ? parts[2] : "gaussian";
-    const at::Tensor M = test_matrix(n, n, spectrum, p.get_int("seed")).to(at::Device(p.get_string("device")));
+    const at::Tensor M =
+        test_matrix(n, n, spectrum, p.get_int("seed")).to(at::Device(p.get_string("device")));
     // Reference: the exact SVD (timed: it is also a peer).
     auto [exact_s, exact] = time_median(1, [&] {
       auto r = top_k_svd(M, k, TopKOptions{}.set_method(TopKMethod::kExact));
@@ -161,7 +160,8 @@ int bench_lowrank(int argc, char** argv) {
         // The loosest tolerance of a ladder that reaches err2 <= target (untimed search).
         double matched = tight;
         for (double tol : {3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6}) {
-          auto r = top_k_svd(M, k, TopKOptions{}.set_method(method).set_tol(tol).set_seed(p.get_int("seed")));
+          auto r = top_k_svd(
+              M, k, TopKOptions{}.set_method(method).set_tol(tol).set_seed(p.get_int("seed")));
           if (errors(r).second <= target) {
             matched = tol;
             break;
@@ -176,17 +176,24 @@ int bench_lowrank(int argc, char** argv) {
         char tol_text[32];
         std::snprintf(tol_text, sizeof tol_text, "%.0e", tol);
         std::printf("%-22s %-13s %-8s %9.4f %7lld %8lld %6lld %10.2e %10.2e %s\n",
-                    case_name.c_str(), method_name.c_str(),
-                    direct ? "-" : tol_text, secs,
+                    case_name.c_str(), method_name.c_str(), direct ? "-" : tol_text, secs,
                     static_cast<long long>(r.stats.passes), static_cast<long long>(r.stats.matvecs),
                     static_cast<long long>(r.stats.iterations), e1, e2,
                     to_string(r.stats.status).c_str());
         std::fflush(stdout);
         json::Value row = json::Value::object();
-        row.set("n", n).set("k", k).set("spectrum", spectrum).set("method", method_name)
-            .set("setting", label).set("tol", tol).set("seconds", secs)
-            .set("passes", r.stats.passes).set("matvecs", r.stats.matvecs)
-            .set("iterations", r.stats.iterations).set("err1", e1).set("err2", e2)
+        row.set("n", n)
+            .set("k", k)
+            .set("spectrum", spectrum)
+            .set("method", method_name)
+            .set("setting", label)
+            .set("tol", tol)
+            .set("seconds", secs)
+            .set("passes", r.stats.passes)
+            .set("matvecs", r.stats.matvecs)
+            .set("iterations", r.stats.iterations)
+            .set("err1", e1)
+            .set("err2", e2)
             .set("status", to_string(r.stats.status))
             .set("paper_trlan_err2", paper_err2 > 0 ? json::Value(paper_err2) : json::Value());
         rows.push_back(std::move(row));
@@ -220,8 +227,8 @@ int bench_polar(int argc, char** argv) {
               "matmuls", "matvecs", "err1", "reached");
   for (const auto& size_text : cli::split_list(p.get_string("sizes"))) {
     const int64_t n = cli::parse_int(size_text, "size");
-    const at::Tensor M =
-        test_matrix(n, n, "gaussian", p.get_int("seed")).to(at::Device(p.get_string("device")), dtype);
+    const at::Tensor M = test_matrix(n, n, "gaussian", p.get_int("seed"))
+                             .to(at::Device(p.get_string("device")), dtype);
     auto [exact_s, exact] = time_median(1, [&] {
       auto r = polar_factor(M, PolarOptions::exact());
       return synced(r, r.Q);
@@ -230,13 +237,18 @@ int bench_polar(int argc, char** argv) {
     auto print = [&](const std::string& name, int64_t steps, double secs, const PolarResult& r,
                      double e1) {
       std::printf("%-10s %-20s %6lld %9.4f %8lld %9lld %10.2e %s\n",
-                  (std::to_string(n) + "^2").c_str(), name.c_str(),
-                  static_cast<long long>(steps), secs, static_cast<long long>(r.stats.matmuls),
+                  (std::to_string(n) + "^2").c_str(), name.c_str(), static_cast<long long>(steps),
+                  secs, static_cast<long long>(r.stats.matmuls),
                   static_cast<long long>(r.stats.matvecs), e1, e1 <= target ? "yes" : "no");
       std::fflush(stdout);
       json::Value row = json::Value::object();
-      row.set("n", n).set("schedule", name).set("steps", steps).set("seconds", secs)
-          .set("matmuls", r.stats.matmuls).set("matvecs", r.stats.matvecs).set("err1", e1)
+      row.set("n", n)
+          .set("schedule", name)
+          .set("steps", steps)
+          .set("seconds", secs)
+          .set("matmuls", r.stats.matmuls)
+          .set("matvecs", r.stats.matvecs)
+          .set("err1", e1)
           .set("target", target);
       rows.push_back(std::move(row));
     };
@@ -281,11 +293,9 @@ int bench_polar(int argc, char** argv) {
   return 0;
 }
 
-
 // The momentum matrices a Muon run on the least-squares problem (paper §6.1) produces: a
 // slowly changing sequence, as an optimizer sees it.
-std::vector<at::Tensor> momentum_sequence(int64_t n, int64_t steps, int64_t warmup,
-                                          uint64_t seed) {
+std::vector<at::Tensor> momentum_sequence(int64_t n, int64_t steps, int64_t warmup, uint64_t seed) {
   LsqConfig config;
   config.m = config.n = n;
   config.seed = seed;
@@ -328,28 +338,34 @@ int bench_step(int argc, char** argv) {
     for (auto& M : sequence) M = M.to(at::Device(p.get_string("device")));
     const double mb = 4.0 / (1024.0 * 1024.0);  // fp32 numbers -> MiB
     double muon_ms = 0.0;
-    auto report = [&](const std::string& name, const std::string& start, double ms,
-                      double passes, double err, double state_numbers, double work_numbers) {
+    auto report = [&](const std::string& name, const std::string& start, double ms, double passes,
+                      double err, double state_numbers, double work_numbers) {
       std::printf("%-7lld %-26s %-5s %10.2f %8.3f %8.1f %10s %11.1f %11.1f\n",
                   static_cast<long long>(n), name.c_str(), start.c_str(), ms,
                   muon_ms > 0 ? ms / muon_ms : 1.0, passes,
-                  err >= 0 ? (std::to_string(err).substr(0, 8)).c_str() : "-",
-                  state_numbers * mb, work_numbers * mb);
+                  err >= 0 ? (std::to_string(err).substr(0, 8)).c_str() : "-", state_numbers * mb,
+                  work_numbers * mb);
       std::fflush(stdout);
       json::Value row = json::Value::object();
-      row.set("n", n).set("direction", name).set("start", start).set("ms_per_step", ms)
+      row.set("n", n)
+          .set("direction", name)
+          .set("start", start)
+          .set("ms_per_step", ms)
           .set("ratio_to_muon_quintic", muon_ms > 0 ? ms / muon_ms : 1.0)
-          .set("passes_per_step", passes).set("max_err1", err >= 0 ? json::Value(err) : json::Value())
-          .set("state_mib", state_numbers * mb).set("workspace_mib", work_numbers * mb);
+          .set("passes_per_step", passes)
+          .set("max_err1", err >= 0 ? json::Value(err) : json::Value())
+          .set("state_mib", state_numbers * mb)
+          .set("workspace_mib", work_numbers * mb);
       rows.push_back(std::move(row));
     };
     const double nn = static_cast<double>(n) * static_cast<double>(n);
     // Muon: state = momentum (n^2); workspace = X, X X^T, its square, the next X.
-    for (const auto& schedule : {NewtonSchulzSchedule::quintic(), NewtonSchulzSchedule::polar_express(),
-                                 NewtonSchulzSchedule{"gram (eigh, fp64)", {}, 1.0}}) {
+    for (const auto& schedule :
+         {NewtonSchulzSchedule::quintic(), NewtonSchulzSchedule::polar_express(),
+          NewtonSchulzSchedule{"gram (eigh, fp64)", {}, 1.0}}) {
       const bool gram = schedule.steps.empty();
-      const auto opts = gram ? PolarOptions::gram()
-                             : PolarOptions{}.set_schedule(schedule).set_steps(5);
+      const auto opts =
+          gram ? PolarOptions::gram() : PolarOptions{}.set_schedule(schedule).set_steps(5);
       double total = 0.0;
       for (const auto& M : sequence) {
         const auto t0 = Clock::now();
@@ -368,7 +384,8 @@ int bench_step(int argc, char** argv) {
       // Exact top-k subspaces for err1, from a tight fp64 Krylov solve.
       std::vector<at::Tensor> refs;
       for (const auto& M : sequence) {
-        auto r = top_k_svd(M.to(at::kDouble), k, TopKOptions{}.set_method(TopKMethod::kBlockKrylov).set_tol(1e-10));
+        auto r = top_k_svd(M.to(at::kDouble), k,
+                           TopKOptions{}.set_method(TopKMethod::kBlockKrylov).set_tol(1e-10));
         refs.push_back(at::matmul(r.U, r.V.transpose(0, 1)));
       }
       for (const bool f_variant : {false, true}) {
@@ -395,7 +412,8 @@ int bench_step(int argc, char** argv) {
           const double steps_d = static_cast<double>(sequence.size());
           // Workspace of block Golub–Kahan: U (n x d), V and M^T U (n x d each), d <= basis.
           const double block = std::max<int64_t>(k, 4);
-          const double d = std::min<double>(static_cast<double>(n), std::max(3.0 * k, k + std::max(30.0, 8 * block)) + block);
+          const double d = std::min<double>(
+              static_cast<double>(n), std::max(3.0 * k, k + std::max(30.0, 8 * block)) + block);
           report(name, warm ? "warm" : "cold", 1e3 * total / steps_d, passes / steps_d, worst,
                  nn + (warm ? static_cast<double>(n) * k : 0.0), 3.0 * n * d);
         }

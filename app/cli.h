@@ -140,9 +140,7 @@ class Parser {
   double get_double(const std::string& name) const {
     return parse_double(required(name), "--" + name);
   }
-  int64_t get_int(const std::string& name) const {
-    return parse_int(required(name), "--" + name);
-  }
+  int64_t get_int(const std::string& name) const { return parse_int(required(name), "--" + name); }
   std::optional<double> get_optional_double(const std::string& name) const {
     if (!has(name)) return std::nullopt;
     return get_double(name);
@@ -169,8 +167,7 @@ class Parser {
       out << left[i] << std::string(width - left[i].size() + 2, ' ')
           << wrap(text, width + 2, kHelpWidth) << "\n";
     }
-    out << left.back() << std::string(width - left.back().size() + 2, ' ')
-        << "show this help\n";
+    out << left.back() << std::string(width - left.back().size() + 2, ' ') << "show this help\n";
     if (!epilog_.empty()) out << "\n" << epilog_ << "\n";
     return out.str();
   }

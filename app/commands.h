@@ -7,7 +7,7 @@
 
 namespace fanion::app {
 
-int lsq_main(int argc, char** argv);  ///< paper §6.1, Table 3, Figures 1 and 10
+int lsq_main(int argc, char** argv);    ///< paper §6.1, Table 3, Figures 1 and 10
 int bench_main(int argc, char** argv);  ///< solver benchmarks: paper Tables 1 and 2
 int train_main(int argc, char** argv);  ///< paper §6.2-6.5: `train cnn`, `train gpt`
 

@@ -33,14 +33,13 @@ class Value {
  public:
   enum class Type { kNull, kBool, kInt, kNumber, kString, kArray, kObject };
 
-  Value() = default;  // null
-  Value(std::nullptr_t) {}                  // NOLINT: implicit on purpose
-  Value(std::nullopt_t) {}                  // NOLINT
-  Value(bool b) : type_(Type::kBool), bool_(b) {}  // NOLINT
+  Value() = default;                                     // null
+  Value(std::nullptr_t) {}                               // NOLINT: implicit on purpose
+  Value(std::nullopt_t) {}                               // NOLINT
+  Value(bool b) : type_(Type::kBool), bool_(b) {}        // NOLINT
   Value(double d) : type_(Type::kNumber), number_(d) {}  // NOLINT
   Value(float d) : type_(Type::kNumber), number_(d) {}   // NOLINT
-  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>,
-                                      int> = 0>
+  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
   Value(T i) : type_(Type::kInt), int_(static_cast<int64_t>(i)) {  // NOLINT
     if constexpr (std::is_unsigned_v<T>) {
       if (static_cast<uint64_t>(i) > static_cast<uint64_t>(INT64_MAX)) {
@@ -49,7 +48,7 @@ class Value {
       }
     }
   }
-  Value(const char* s) : type_(Type::kString), string_(s) {}  // NOLINT
+  Value(const char* s) : type_(Type::kString), string_(s) {}             // NOLINT
   Value(std::string s) : type_(Type::kString), string_(std::move(s)) {}  // NOLINT
   template <class T>
   Value(const std::optional<T>& o) {  // NOLINT: nullopt -> null
@@ -122,13 +121,27 @@ class Value {
     std::string out = "\"";
     for (unsigned char c : s) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (c < 0x20 || c == 0x7f) {
             char buf[8];
@@ -157,13 +170,24 @@ class Value {
 
   void write_at(std::ostream& out, int indent, int depth) const {
     switch (type_) {
-      case Type::kNull: out << "null"; return;
-      case Type::kBool: out << (bool_ ? "true" : "false"); return;
-      case Type::kInt: out << int_; return;
-      case Type::kNumber: out << format_number(number_); return;
-      case Type::kString: out << quote(string_); return;
+      case Type::kNull:
+        out << "null";
+        return;
+      case Type::kBool:
+        out << (bool_ ? "true" : "false");
+        return;
+      case Type::kInt:
+        out << int_;
+        return;
+      case Type::kNumber:
+        out << format_number(number_);
+        return;
+      case Type::kString:
+        out << quote(string_);
+        return;
       case Type::kArray:
-      case Type::kObject: break;
+      case Type::kObject:
+        break;
     }
     const bool is_array = type_ == Type::kArray;
     const char open = is_array ? '[' : '{', close = is_array ? ']' : '}';

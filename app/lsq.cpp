@@ -51,10 +51,8 @@ struct PaperRow {
 // Table 3: tuned (lr, momentum) and iterations to loss 0.001 (alpha = 1/2 and
 // sign_lr_coeff = 0.01 for the combinations; SignSGD's lr is printed as 0.016 x 0.01).
 const PaperRow kTable3[] = {
-    {"muon", 0.007, 0.5, 1060, "0.007"},
-    {"nsgd", 0.08, 0.95, 1020, "0.08"},
-    {"f-muon", 0.015, 0.7, 910, "0.015"},
-    {"signsgd", 0.016 * 0.01, 0.95, 2650, "0.016*0.01"},
+    {"muon", 0.007, 0.5, 1060, "0.007"},  {"nsgd", 0.08, 0.95, 1020, "0.08"},
+    {"f-muon", 0.015, 0.7, 910, "0.015"}, {"signsgd", 0.016 * 0.01, 0.95, 2650, "0.016*0.01"},
     {"s-muon", 0.011, 0.9, 890, "0.011"},
 };
 
@@ -81,8 +79,7 @@ bool uses_alpha(const std::string& a) { return starts_with(a, "f-") || starts_wi
 bool uses_sign_coeff(const std::string& a) { return starts_with(a, "s-"); }
 
 // The paper's grid (§6.1).
-const std::vector<double> kPaperMomenta = {0.1, 0.2, 0.3, 0.4, 0.5,
-                                           0.6, 0.7, 0.8, 0.9, 0.95};
+const std::vector<double> kPaperMomenta = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
 
 /// start, start + step, ..., stop, computed as integers / (1/step) so that 0.007 is 0.007.
 std::vector<double> lr_range(double start, double stop, double step) {
@@ -253,8 +250,7 @@ RunResult run_one(const LsqProblem& P, const Settings& s, const RunSpec& spec,
       break;
     }
     progress.update(label + "  iter " + std::to_string(t) + "/" + std::to_string(s.max_iters) +
-                    "  loss " + fmt("%.4e", L) + "  " +
-                    fmt("%.1fs", seconds_since(t0) - logging));
+                    "  loss " + fmt("%.4e", L) + "  " + fmt("%.1fs", seconds_since(t0) - logging));
     X.mutable_grad() = G;
     try {
       opt.step();
@@ -288,7 +284,8 @@ json::Value paper_json(const std::string& algorithm) {
 json::Value run_json(const Settings& s, const RunResult& r) {
   const std::string& a = r.spec.algorithm;
   json::Value loss = json::Value::array();
-  for (const auto& [it, l] : r.loss) loss.push_back(json::Value::array().push_back(it).push_back(l));
+  for (const auto& [it, l] : r.loss)
+    loss.push_back(json::Value::array().push_back(it).push_back(l));
   json::Value norms = json::Value::array();
   for (const NormRecord& n : r.norms) {
     norms.push_back(json::Value::object()
@@ -348,7 +345,8 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   p.option("momentum", "B", "momentum for every selected algorithm (default: the paper's)");
   p.option("alpha", "A", "weight of the Fanion part in F-/S- combinations", "0.5");
   p.option("sign-lr-coeff", "ETA", "SignSGD coefficient in S- combinations", "0.01");
-  p.option("momentum-kind", "KIND", "nesterov | nesterov-eq4 | nesterov-ema | heavy-ball | none", "nesterov");
+  p.option("momentum-kind", "KIND", "nesterov | nesterov-eq4 | nesterov-ema | heavy-ball | none",
+           "nesterov");
   p.option("muon-solver", "S",
            "polar factor for Muon terms: quintic (Newton-Schulz with Keller Jordan's "
            "coefficients, as his Muon) | polar-express (Newton-Schulz, Amsel et al.) | exact "
@@ -398,10 +396,9 @@ Settings parse_settings(int argc, char** argv, bool& help) {
     if (a == "table3") {
       for (const PaperRow& r : kTable3) s.algorithms.push_back(r.algorithm);
     } else if (a == "all") {
-      for (const char* x :
-           {"muon", "nsgd", "f-muon", "signsgd", "s-muon", "neon", "fanion-2", "fanion-10",
-            "fanion-100", "f-neon", "f-fanion-2", "f-fanion-10", "f-fanion-100", "s-neon",
-            "s-fanion-2", "s-fanion-10", "s-fanion-100"})
+      for (const char* x : {"muon", "nsgd", "f-muon", "signsgd", "s-muon", "neon", "fanion-2",
+                            "fanion-10", "fanion-100", "f-neon", "f-fanion-2", "f-fanion-10",
+                            "f-fanion-100", "s-neon", "s-fanion-2", "s-fanion-10", "s-fanion-100"})
         s.algorithms.push_back(x);
     } else {
       s.algorithms.push_back(a);
@@ -424,8 +421,8 @@ Settings parse_settings(int argc, char** argv, bool& help) {
     throw cli::UsageError(std::string("--momentum-kind: ") + e.what());
   }
   s.muon_solver = p.get_string("muon-solver");
-  if (s.muon_solver != "quintic" && s.muon_solver != "polar-express" &&
-      s.muon_solver != "exact" && s.muon_solver != "gram")
+  if (s.muon_solver != "quintic" && s.muon_solver != "polar-express" && s.muon_solver != "exact" &&
+      s.muon_solver != "gram")
     throw cli::UsageError("--muon-solver: expected quintic, polar-express, exact or gram, got '" +
                           s.muon_solver + "'");
   s.ns_normalization = p.get_string("ns-normalization");
@@ -442,8 +439,9 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   if ((s.grid_lrs || s.grid_momenta) && !s.grid)
     throw cli::UsageError("--grid-lrs/--grid-momenta need --grid");
   if (s.grid && (s.lr || s.momentum))
-    throw cli::UsageError("--lr/--momentum do not combine with --grid: use --grid-lrs and "
-                          "--grid-momenta");
+    throw cli::UsageError(
+        "--lr/--momentum do not combine with --grid: use --grid-lrs and "
+        "--grid-momenta");
   for (double b : s.grid_momenta.value_or(std::vector<double>{}))
     if (!(b >= 0 && b < 1)) throw cli::UsageError("--grid-momenta: values must be in [0, 1)");
   for (double lr : s.grid_lrs.value_or(std::vector<double>{}))
@@ -507,19 +505,19 @@ int lsq_main(int argc, char** argv) {
   const std::string target_text = fmt("%g", s.target);
 
   std::cout << "LSQ " << s.problem.m << "x" << s.problem.n << "  seed " << s.problem.seed
-            << "  init_std " << s.problem.init_std << "  initial loss "
-            << fmt("%.4g", initial_loss) << "  target " << target_text << "  max-iters "
-            << s.max_iters << "\nmomentum " << s.momentum_kind_name << "  Muon polar "
-            << (s.muon_solver == "exact"  ? std::string("exact (SVD)")
-                : s.muon_solver == "gram" ? std::string("exact (Gram + eigh)")
-                                          : "Newton-Schulz " + s.muon_solver + ", " +
-                                                std::to_string(s.ns_steps) + " steps, " +
-                                                s.ns_normalization + " normalization")
+            << "  init_std " << s.problem.init_std << "  initial loss " << fmt("%.4g", initial_loss)
+            << "  target " << target_text << "  max-iters " << s.max_iters << "\nmomentum "
+            << s.momentum_kind_name << "  Muon polar "
+            << (s.muon_solver == "exact" ? std::string("exact (SVD)")
+                : s.muon_solver == "gram"
+                    ? std::string("exact (Gram + eigh)")
+                    : "Newton-Schulz " + s.muon_solver + ", " + std::to_string(s.ns_steps) +
+                          " steps, " + s.ns_normalization + " normalization")
             << "  threads " << at::get_num_threads() << "\n\n"
             << std::flush;
 
-  std::vector<RunResult> results;     // every run, in order
-  std::vector<size_t> table_runs;     // indices of the runs in the main table
+  std::vector<RunResult> results;  // every run, in order
+  std::vector<size_t> table_runs;  // indices of the runs in the main table
   json::Value grid_json = json::Value();
 
   struct GridBest {
@@ -548,8 +546,8 @@ int lsq_main(int argc, char** argv) {
           RunSpec spec{a, lr, b, "grid"};
           const std::string label = "[grid " + a + " " + std::to_string(k) + "/" +
                                     std::to_string(total) + "] lr=" + fmt("%g", lr) +
-                                    " mom=" + fmt("%g", b) + " best=" +
-                                    (g.best_iters ? std::to_string(*g.best_iters) : "-");
+                                    " mom=" + fmt("%g", b) +
+                                    " best=" + (g.best_iters ? std::to_string(*g.best_iters) : "-");
           RunResult r = run_one(P, s, spec, g.best_iters, /*stop_at_target=*/true,
                                 /*log_norms=*/false, progress, label);
           ++g.runs;
@@ -565,8 +563,8 @@ int lsq_main(int argc, char** argv) {
       g.seconds = seconds_since(g0);
       progress.done("grid " + a + ": " + std::to_string(g.runs) + " runs (" +
                     std::to_string(g.early) + " stopped early), best " +
-                    (g.best ? "lr=" + fmt("%g", g.best->lr) + " momentum=" +
-                                  fmt("%g", g.best->momentum) + " -> " +
+                    (g.best ? "lr=" + fmt("%g", g.best->lr) +
+                                  " momentum=" + fmt("%g", g.best->momentum) + " -> " +
                                   std::to_string(*g.best_iters) + " iterations"
                             : std::string("none reached the target")) +
                     fmt(", %.1fs", g.seconds));
@@ -590,10 +588,10 @@ int lsq_main(int argc, char** argv) {
     const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(specs.size()) +
                               "] " + spec.algorithm + " lr=" + fmt("%g", spec.lr) +
                               " mom=" + fmt("%g", spec.momentum);
-    RunResult r = run_one(P, s, spec, std::nullopt, s.stop_at_target, s.grad_norms, progress,
-                          label);
-    progress.done(label + ": " + iters_text(r) + " iterations to " + target_text +
-                  ", final loss " + fmt("%.4e", r.final_loss) + fmt(", %.1fs", r.seconds) +
+    RunResult r =
+        run_one(P, s, spec, std::nullopt, s.stop_at_target, s.grad_norms, progress, label);
+    progress.done(label + ": " + iters_text(r) + " iterations to " + target_text + ", final loss " +
+                  fmt("%.4e", r.final_loss) + fmt(", %.1fs", r.seconds) +
                   (r.error.empty() ? "" : "  error: " + r.error));
     table_runs.push_back(results.size());
     results.push_back(std::move(r));
@@ -607,16 +605,21 @@ int lsq_main(int argc, char** argv) {
       const PaperRow* p = paper_row(g.algorithm);
       rows.push_back({g.algorithm, g.best ? fmt("%.6g", g.best->lr) : "-",
                       g.best ? fmt("%g", g.best->momentum) : "-",
-                      g.best_iters ? std::to_string(*g.best_iters) : "never",
-                      p ? p->lr_text : "-", p ? fmt("%g", p->momentum) : "-",
-                      p ? std::to_string(p->iterations) : "-",
+                      g.best_iters ? std::to_string(*g.best_iters) : "never", p ? p->lr_text : "-",
+                      p ? fmt("%g", p->momentum) : "-", p ? std::to_string(p->iterations) : "-",
                       std::to_string(g.runs), fmt("%.1f", g.seconds)});
     }
     std::cout << "grid search (best = fewest iterations to " << target_text << "):\n";
     print_table(std::cout,
-                {{"algorithm", true}, {"best lr", false}, {"best momentum", false},
-                 {"iters (ours)", false}, {"paper lr", false}, {"paper momentum", false},
-                 {"paper iters", false}, {"runs", false}, {"seconds", false}},
+                {{"algorithm", true},
+                 {"best lr", false},
+                 {"best momentum", false},
+                 {"iters (ours)", false},
+                 {"paper lr", false},
+                 {"paper momentum", false},
+                 {"paper iters", false},
+                 {"runs", false},
+                 {"seconds", false}},
                 rows);
     std::cout << "\n";
   }
@@ -631,14 +634,17 @@ int lsq_main(int argc, char** argv) {
         paper += "*";
         any_marked = true;
       }
-      rows.push_back({r.spec.algorithm, fmt("%.6g", r.spec.lr),
-                      fmt("%g", r.spec.momentum), iters_text(r), paper,
-                      fmt("%.4e", r.final_loss), fmt("%.1f", r.seconds)});
+      rows.push_back({r.spec.algorithm, fmt("%.6g", r.spec.lr), fmt("%g", r.spec.momentum),
+                      iters_text(r), paper, fmt("%.4e", r.final_loss), fmt("%.1f", r.seconds)});
     }
     print_table(std::cout,
-                {{"algorithm", true}, {"lr", false}, {"momentum", false},
-                 {"iters to " + target_text + " (ours)", false}, {"paper", false},
-                 {"final loss", false}, {"seconds", false}},
+                {{"algorithm", true},
+                 {"lr", false},
+                 {"momentum", false},
+                 {"iters to " + target_text + " (ours)", false},
+                 {"paper", false},
+                 {"final loss", false},
+                 {"seconds", false}},
                 rows);
     if (any_marked) std::cout << "* the paper's count is for its own (lr, momentum)\n";
     std::cout << fmt("total %.1fs\n", seconds_since(t_all)) << std::flush;
@@ -649,47 +655,45 @@ int lsq_main(int argc, char** argv) {
   for (size_t idx : table_runs)
     if (!results[idx].error.empty()) status = 1;
   if (s.json_path || s.plot_path) {
-    json::Value config =
-        json::Value::object()
-            .set("m", s.problem.m)
-            .set("n", s.problem.n)
-            .set("seed", s.problem.seed)
-            .set("init_std", s.problem.init_std)
-            .set("dtype", s.problem.dtype == at::kDouble ? "float64" : "float32")
-            .set("initial_loss", initial_loss)
-            .set("target", s.target)
-            .set("max_iters", s.max_iters)
-            .set("log_every", s.log_every)
-            .set("stop_at_target", s.stop_at_target)
-            .set("algorithms", json::Value::array_of(s.algorithms))
-            .set("lr_override", s.lr)
-            .set("momentum_override", s.momentum)
-            .set("alpha", s.alpha)
-            .set("sign_lr_coeff", s.sign_lr_coeff)
-            .set("momentum_kind", s.momentum_kind_name)
-            .set("muon_solver", s.muon_solver)
-            .set("ns_steps", s.ns_steps)
-            .set("ns_normalization", s.ns_normalization)
-            .set("threads", at::get_num_threads())
-            .set("grid", s.grid);
+    json::Value config = json::Value::object()
+                             .set("m", s.problem.m)
+                             .set("n", s.problem.n)
+                             .set("seed", s.problem.seed)
+                             .set("init_std", s.problem.init_std)
+                             .set("dtype", s.problem.dtype == at::kDouble ? "float64" : "float32")
+                             .set("initial_loss", initial_loss)
+                             .set("target", s.target)
+                             .set("max_iters", s.max_iters)
+                             .set("log_every", s.log_every)
+                             .set("stop_at_target", s.stop_at_target)
+                             .set("algorithms", json::Value::array_of(s.algorithms))
+                             .set("lr_override", s.lr)
+                             .set("momentum_override", s.momentum)
+                             .set("alpha", s.alpha)
+                             .set("sign_lr_coeff", s.sign_lr_coeff)
+                             .set("momentum_kind", s.momentum_kind_name)
+                             .set("muon_solver", s.muon_solver)
+                             .set("ns_steps", s.ns_steps)
+                             .set("ns_normalization", s.ns_normalization)
+                             .set("threads", at::get_num_threads())
+                             .set("grid", s.grid);
     json::Value runs = json::Value::array();
     for (const auto& r : results) runs.push_back(run_json(s, r));
     if (s.grid) {
       for (const auto& g : grid_summary) {
-        grid_json.push_back(json::Value::object()
-                                .set("algorithm", g.algorithm)
-                                .set("lrs", json::Value::array_of(g.lrs))
-                                .set("momenta", json::Value::array_of(g.momenta))
-                                .set("best_lr", opt_number(g.best.has_value(),
-                                                           g.best ? g.best->lr : 0.0))
-                                .set("best_momentum",
-                                     opt_number(g.best.has_value(),
-                                                g.best ? g.best->momentum : 0.0))
-                                .set("best_iterations_to_target", g.best_iters)
-                                .set("runs", g.runs)
-                                .set("runs_stopped_early", g.early)
-                                .set("seconds", g.seconds)
-                                .set("paper", paper_json(g.algorithm)));
+        grid_json.push_back(
+            json::Value::object()
+                .set("algorithm", g.algorithm)
+                .set("lrs", json::Value::array_of(g.lrs))
+                .set("momenta", json::Value::array_of(g.momenta))
+                .set("best_lr", opt_number(g.best.has_value(), g.best ? g.best->lr : 0.0))
+                .set("best_momentum",
+                     opt_number(g.best.has_value(), g.best ? g.best->momentum : 0.0))
+                .set("best_iterations_to_target", g.best_iters)
+                .set("runs", g.runs)
+                .set("runs_stopped_early", g.early)
+                .set("seconds", g.seconds)
+                .set("paper", paper_json(g.algorithm)));
       }
     }
     const json::Value doc = json::Value::object()
@@ -699,8 +703,8 @@ int lsq_main(int argc, char** argv) {
                                 .set("runs", std::move(runs))
                                 .set("grid", std::move(grid_json))
                                 .set("seconds", seconds_since(t_all));
-    if (report::write_json_and_plot(doc, s.json_path, s.plot_path, "plot_lsq.py",
-                                    "FANION_PLOT_LSQ", "fanion lsq") != 0)
+    if (report::write_json_and_plot(doc, s.json_path, s.plot_path, "plot_lsq.py", "FANION_PLOT_LSQ",
+                                    "fanion lsq") != 0)
       status = 1;
   }
   return status;

@@ -21,8 +21,8 @@ at::Tensor random_psd(int64_t size, at::Generator& gen) {
   auto qr = at::linalg_qr(G, "reduced");
   at::Tensor Q = std::get<0>(qr);
   const at::Tensor R = std::get<1>(qr);
-  const at::Tensor signs = at::where(R.diagonal() < 0, at::full({}, -1.0, f64),
-                                     at::full({}, 1.0, f64));
+  const at::Tensor signs =
+      at::where(R.diagonal() < 0, at::full({}, -1.0, f64), at::full({}, 1.0, f64));
   Q = Q * signs.unsqueeze(0);  // scale column j by sign(R_jj)
   at::Tensor A = at::matmul(Q * u.unsqueeze(0), Q.t());
   return 0.5 * (A + A.t());  // exactly symmetric, not just up to rounding
@@ -32,8 +32,8 @@ at::Tensor random_psd(int64_t size, at::Generator& gen) {
 
 LsqProblem make_lsq_problem(const LsqConfig& config) {
   if (config.m < 1 || config.n < 1) {
-    throw std::invalid_argument("lsq: m and n must be positive, got m=" +
-                                std::to_string(config.m) + ", n=" + std::to_string(config.n));
+    throw std::invalid_argument("lsq: m and n must be positive, got m=" + std::to_string(config.m) +
+                                ", n=" + std::to_string(config.n));
   }
   if (!std::isfinite(config.init_std) || config.init_std < 0.0) {
     throw std::invalid_argument("lsq: init_std must be finite and >= 0, got " +

@@ -1,11 +1,11 @@
 // `fanion`: the command-line tool. A table of subcommands; each one parses its own options.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
-
-#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"

@@ -8,9 +8,9 @@
 // Enums cross the boundary as the lower-case strings the CLI uses; dtypes as torch.dtype (or
 // their names); solver stats as dicts. std::invalid_argument becomes ValueError.
 #include <pybind11/stl.h>
-#include <torch/extension.h>
 #include <torch/csrc/Dtype.h>
 #include <torch/csrc/DynamicTypes.h>
+#include <torch/extension.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
@@ -73,9 +73,12 @@ py::object dtype_to_py(const std::optional<at::ScalarType>& t) {
 
 std::string polar_method_name(PolarMethod m) {
   switch (m) {
-    case PolarMethod::kExact: return "exact";
-    case PolarMethod::kNewtonSchulz: return "newton_schulz";
-    case PolarMethod::kGram: return "gram";
+    case PolarMethod::kExact:
+      return "exact";
+    case PolarMethod::kNewtonSchulz:
+      return "newton_schulz";
+    case PolarMethod::kGram:
+      return "gram";
   }
   return "?";
 }
@@ -89,11 +92,16 @@ PolarMethod polar_method_from(const std::string& s) {
 
 std::string kind_name(DirectionKind k) {
   switch (k) {
-    case DirectionKind::kNsgd: return "nsgd";
-    case DirectionKind::kSign: return "sign";
-    case DirectionKind::kMuon: return "muon";
-    case DirectionKind::kFanion: return "fanion";
-    case DirectionKind::kSchatten: return "schatten";
+    case DirectionKind::kNsgd:
+      return "nsgd";
+    case DirectionKind::kSign:
+      return "sign";
+    case DirectionKind::kMuon:
+      return "muon";
+    case DirectionKind::kFanion:
+      return "fanion";
+    case DirectionKind::kSchatten:
+      return "schatten";
   }
   return "?";
 }
@@ -117,10 +125,14 @@ fo::MomentumKind momentum_kind_from(const std::string& s) {
 
 std::string shape_scale_name(fo::ShapeScale s) {
   switch (s) {
-    case fo::ShapeScale::kNone: return "none";
-    case fo::ShapeScale::kMuon: return "muon";
-    case fo::ShapeScale::kSpectral: return "spectral";
-    case fo::ShapeScale::kMatchRmsAdamW: return "match_rms_adamw";
+    case fo::ShapeScale::kNone:
+      return "none";
+    case fo::ShapeScale::kMuon:
+      return "muon";
+    case fo::ShapeScale::kSpectral:
+      return "spectral";
+    case fo::ShapeScale::kMatchRmsAdamW:
+      return "match_rms_adamw";
   }
   return "?";
 }
@@ -200,8 +212,8 @@ PolarOptions polar_from_state(const py::tuple& t) {
   return o;
 }
 py::tuple top_k_state(const TopKOptions& o) {
-  return py::make_tuple(fanion::to_string(o.method), o.tol, o.max_passes, o.block_size,
-                        o.max_basis, o.seed, o.rel_rank_tol);
+  return py::make_tuple(fanion::to_string(o.method), o.tol, o.max_passes, o.block_size, o.max_basis,
+                        o.seed, o.rel_rank_tol);
 }
 TopKOptions top_k_from_state(const py::tuple& t) {
   if (t.size() != 7) throw std::runtime_error("fanion: bad TopKOptions pickle state");
@@ -239,11 +251,21 @@ Direction direction_from_terms(const std::vector<DirectionTerm>& terms) {
   for (const auto& t : terms) {
     Direction one = Direction::nsgd();
     switch (t.kind) {
-      case DirectionKind::kNsgd: one = Direction::nsgd(); break;
-      case DirectionKind::kSign: one = Direction::sign(); break;
-      case DirectionKind::kMuon: one = Direction::muon(t.polar); break;
-      case DirectionKind::kFanion: one = Direction::fanion(t.k, t.top_k); break;
-      case DirectionKind::kSchatten: one = Direction::schatten(t.p); break;
+      case DirectionKind::kNsgd:
+        one = Direction::nsgd();
+        break;
+      case DirectionKind::kSign:
+        one = Direction::sign();
+        break;
+      case DirectionKind::kMuon:
+        one = Direction::muon(t.polar);
+        break;
+      case DirectionKind::kFanion:
+        one = Direction::fanion(t.k, t.top_k);
+        break;
+      case DirectionKind::kSchatten:
+        one = Direction::schatten(t.p);
+        break;
     }
     // Carry every field (solver options of the other kind, k, p) and the weight exactly.
     auto& slot = const_cast<DirectionTerm&>(one.terms().front());
@@ -253,7 +275,9 @@ Direction direction_from_terms(const std::vector<DirectionTerm>& terms) {
   return *out;
 }
 
-std::string direction_repr(const Direction& d) { return "fanion.directions.Direction(" + d.name() + ")"; }
+std::string direction_repr(const Direction& d) {
+  return "fanion.directions.Direction(" + d.name() + ")";
+}
 
 std::string polar_repr(const PolarOptions& o) {
   std::ostringstream os;
@@ -285,13 +309,14 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("as_matrix", &fanion::as_matrix, py::arg("t"),
         "Matrix view: 2-D as is, (out, d1, d2, ...) -> (out, d1*d2*...), 1-D -> 1 x n.");
   m.def("shape_string", &fanion::shape_string, py::arg("t"));
-  m.def("default_compute_dtype",
-        [](py::object dtype) {
-          auto t = dtype_from_py(dtype, "dtype");
-          if (!t) throw std::invalid_argument("fanion: default_compute_dtype needs a dtype");
-          return dtype_to_py(fanion::default_compute_dtype(*t));
-        },
-        py::arg("param_dtype"));
+  m.def(
+      "default_compute_dtype",
+      [](py::object dtype) {
+        auto t = dtype_from_py(dtype, "dtype");
+        if (!t) throw std::invalid_argument("fanion: default_compute_dtype needs a dtype");
+        return dtype_to_py(fanion::default_compute_dtype(*t));
+      },
+      py::arg("param_dtype"));
 
   // --- norms --------------------------------------------------------------------------------
   auto norms = m.def_submodule("norms", "Matrix norms (fp64 results) of the matrix view");
@@ -308,8 +333,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // --- solvers ------------------------------------------------------------------------------
   py::class_<PolarOptions>(m, "PolarOptions", "Options of the polar factor (Muon) solver")
       .def(py::init([](const std::string& method, const std::string& schedule, int64_t steps,
-                       double tol, py::object dtype, double rel_rank_tol,
-                       bool gram_normalization) {
+                       double tol, py::object dtype, double rel_rank_tol, bool gram_normalization) {
              PolarOptions o;
              o.method = polar_method_from(method);
              o.schedule = fanion::NewtonSchulzSchedule::by_name(schedule);
@@ -322,25 +346,30 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            }),
            py::arg("method") = "newton_schulz", py::arg("schedule") = "quintic",
            py::arg("steps") = 5, py::arg("tol") = 0.0, py::arg("dtype") = py::none(),
-           py::arg("rel_rank_tol") = 1e-12, py::arg("gram_normalization") = PolarOptions().gram_normalization)
-      .def_property("method", [](const PolarOptions& o) { return polar_method_name(o.method); },
-                    [](PolarOptions& o, const std::string& s) { o.method = polar_method_from(s); })
-      .def_property("schedule", [](const PolarOptions& o) { return o.schedule.name; },
-                    [](PolarOptions& o, const std::string& s) {
-                      o.schedule = fanion::NewtonSchulzSchedule::by_name(s);
-                    })
+           py::arg("rel_rank_tol") = 1e-12,
+           py::arg("gram_normalization") = PolarOptions().gram_normalization)
+      .def_property(
+          "method", [](const PolarOptions& o) { return polar_method_name(o.method); },
+          [](PolarOptions& o, const std::string& s) { o.method = polar_method_from(s); })
+      .def_property(
+          "schedule", [](const PolarOptions& o) { return o.schedule.name; },
+          [](PolarOptions& o, const std::string& s) {
+            o.schedule = fanion::NewtonSchulzSchedule::by_name(s);
+          })
       .def_property_readonly("coefficients",
                              [](const PolarOptions& o) {
                                std::vector<std::tuple<double, double, double>> out;
-                               for (const auto& c : o.schedule.steps) out.emplace_back(c.a, c.b, c.c);
+                               for (const auto& c : o.schedule.steps)
+                                 out.emplace_back(c.a, c.b, c.c);
                                return out;
                              })
       .def_readwrite("steps", &PolarOptions::steps)
       .def_readwrite("tol", &PolarOptions::tol)
       .def_readwrite("rel_rank_tol", &PolarOptions::rel_rank_tol)
       .def_readwrite("gram_normalization", &PolarOptions::gram_normalization)
-      .def_property("dtype", [](const PolarOptions& o) { return dtype_to_py(o.dtype); },
-                    [](PolarOptions& o, py::object d) { o.dtype = dtype_from_py(d, "PolarOptions.dtype"); })
+      .def_property(
+          "dtype", [](const PolarOptions& o) { return dtype_to_py(o.dtype); },
+          [](PolarOptions& o, py::object d) { o.dtype = dtype_from_py(d, "PolarOptions.dtype"); })
       .def("__repr__", &polar_repr)
       .def(py::pickle([](const PolarOptions& o) { return polar_state(o); },
                       [](py::tuple t) { return polar_from_state(t); }));
@@ -361,10 +390,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            py::arg("method") = "auto", py::arg("tol") = 1e-6, py::arg("max_passes") = 1000,
            py::arg("block_size") = 0, py::arg("max_basis") = 0, py::arg("seed") = 0,
            py::arg("rel_rank_tol") = 1e-12)
-      .def_property("method", [](const TopKOptions& o) { return fanion::to_string(o.method); },
-                    [](TopKOptions& o, const std::string& s) {
-                      o.method = fanion::top_k_method_from_string(s);
-                    })
+      .def_property(
+          "method", [](const TopKOptions& o) { return fanion::to_string(o.method); },
+          [](TopKOptions& o, const std::string& s) {
+            o.method = fanion::top_k_method_from_string(s);
+          })
       .def_readwrite("tol", &TopKOptions::tol)
       .def_readwrite("max_passes", &TopKOptions::max_passes)
       .def_readwrite("block_size", &TopKOptions::block_size)
@@ -375,42 +405,50 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def(py::pickle([](const TopKOptions& o) { return top_k_state(o); },
                       [](py::tuple t) { return top_k_from_state(t); }));
 
-  m.def("polar_factor",
-        [](const at::Tensor& M, const PolarOptions& options) {
-          fanion::PolarResult r;
-          {
-            py::gil_scoped_release nogil;
-            r = fanion::polar_factor(checked_tensor(M, "M"), options);
-          }
-          return py::make_tuple(r.Q, stats_to_dict(r.stats));
-        },
-        py::arg("M"), py::arg("options") = PolarOptions(),
-        "Polar factor U V^T of a 2-D tensor, or of each matrix of a 3-D stack [B, m, n] "
-        "(Newton-Schulz: one set of batched matmuls): (Q, stats).");
-  m.def("top_k_svd",
-        [](const at::Tensor& M, int64_t k, const TopKOptions& options,
-           std::optional<at::Tensor> warm_start) {
-          fanion::TopKResult r;
-          {
-            py::gil_scoped_release nogil;
-            r = fanion::top_k_svd(checked_tensor(M, "M"), k, options,
-                                  warm_start ? *warm_start : at::Tensor());
-          }
-          return py::make_tuple(r.U, r.S, r.V, stats_to_dict(r.stats));
-        },
-        py::arg("M"), py::arg("k"), py::arg("options") = TopKOptions(),
-        py::arg("warm_start") = py::none(),
-        "Top-k singular triplets of a 2-D tensor: (U, S, V, stats), k clamped to the numerical "
-        "rank.");
-  m.def("top_k_auto_method",
-        [](int64_t mm, int64_t n, int64_t k) { return fanion::to_string(fanion::top_k_auto_method(mm, n, k)); },
-        py::arg("m"), py::arg("n"), py::arg("k"));
-  m.def("accepts_warm_start",
-        [](const std::string& method) {
-          return fanion::accepts_warm_start(fanion::top_k_method_from_string(method));
-        },
-        py::arg("method"));
-  m.def("polar_methods", []() { return std::vector<std::string>{"newton_schulz", "exact", "gram"}; });
+  m.def(
+      "polar_factor",
+      [](const at::Tensor& M, const PolarOptions& options) {
+        fanion::PolarResult r;
+        {
+          py::gil_scoped_release nogil;
+          r = fanion::polar_factor(checked_tensor(M, "M"), options);
+        }
+        return py::make_tuple(r.Q, stats_to_dict(r.stats));
+      },
+      py::arg("M"), py::arg("options") = PolarOptions(),
+      "Polar factor U V^T of a 2-D tensor, or of each matrix of a 3-D stack [B, m, n] "
+      "(Newton-Schulz: one set of batched matmuls): (Q, stats).");
+  m.def(
+      "top_k_svd",
+      [](const at::Tensor& M, int64_t k, const TopKOptions& options,
+         std::optional<at::Tensor> warm_start) {
+        fanion::TopKResult r;
+        {
+          py::gil_scoped_release nogil;
+          r = fanion::top_k_svd(checked_tensor(M, "M"), k, options,
+                                warm_start ? *warm_start : at::Tensor());
+        }
+        return py::make_tuple(r.U, r.S, r.V, stats_to_dict(r.stats));
+      },
+      py::arg("M"), py::arg("k"), py::arg("options") = TopKOptions(),
+      py::arg("warm_start") = py::none(),
+      "Top-k singular triplets of a 2-D tensor: (U, S, V, stats), k clamped to the numerical "
+      "rank.");
+  m.def(
+      "top_k_auto_method",
+      [](int64_t mm, int64_t n, int64_t k) {
+        return fanion::to_string(fanion::top_k_auto_method(mm, n, k));
+      },
+      py::arg("m"), py::arg("n"), py::arg("k"));
+  m.def(
+      "accepts_warm_start",
+      [](const std::string& method) {
+        return fanion::accepts_warm_start(fanion::top_k_method_from_string(method));
+      },
+      py::arg("method"));
+  m.def("polar_methods", []() {
+    return std::vector<std::string>{"newton_schulz", "exact", "gram"};
+  });
   m.def("top_k_methods", []() {
     std::vector<std::string> out;
     for (auto mm : {TopKMethod::kAuto, TopKMethod::kExact, TopKMethod::kGram, TopKMethod::kLanczos,
@@ -438,8 +476,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            }),
            py::arg("kind"), py::arg("weight") = 1.0, py::arg("k") = 1, py::arg("p") = 2.0,
            py::arg("polar") = PolarOptions(), py::arg("top_k") = TopKOptions())
-      .def_property("kind", [](const DirectionTerm& t) { return kind_name(t.kind); },
-                    [](DirectionTerm& t, const std::string& s) { t.kind = kind_from(s); })
+      .def_property(
+          "kind", [](const DirectionTerm& t) { return kind_name(t.kind); },
+          [](DirectionTerm& t, const std::string& s) { t.kind = kind_from(s); })
       .def_readwrite("weight", &DirectionTerm::weight)
       .def_readwrite("k", &DirectionTerm::k)
       .def_readwrite("p", &DirectionTerm::p)
@@ -467,47 +506,63 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def_static("fanion", &Direction::fanion, py::arg("k"), py::arg("top_k") = TopKOptions())
       .def_static("schatten", &Direction::schatten, py::arg("p"))
       .def_static("from_terms", &direction_from_terms, py::arg("terms"))
-      .def("__add__", [](const Direction& a, const Direction& b) { return a + b; }, py::is_operator())
-      .def("__mul__", [](const Direction& a, double w) { return a * w; }, py::is_operator())
-      .def("__rmul__", [](const Direction& a, double w) { return w * a; }, py::is_operator())
-      .def("__call__",
-           [](const Direction& d, const at::Tensor& M, py::object compute_dtype) {
-             auto dt = dtype_from_py(compute_dtype, "compute_dtype");
-             py::gil_scoped_release nogil;
-             return d.apply(checked_tensor(M, "M"), nullptr, dt);
-           },
-           py::arg("M"), py::arg("compute_dtype") = py::none())
-      .def("apply",
-           [](const Direction& d, const at::Tensor& M, py::object bases, py::object compute_dtype) {
-             auto dt = dtype_from_py(compute_dtype, "compute_dtype");
-             if (bases.is_none()) {
-               at::Tensor out;
-               {
-                 py::gil_scoped_release nogil;
-                 out = d.apply(checked_tensor(M, "M"), nullptr, dt);
-               }
-               return py::object(py::cast(out));
-             }
-             DirectionState state;
-             state.bases = bases_from_py(bases);
-             at::Tensor out;
-             {
-               py::gil_scoped_release nogil;
-               out = d.apply(checked_tensor(M, "M"), &state, dt);
-             }
-             return py::object(py::make_tuple(out, bases_to_py(state.bases)));
-           },
-           py::arg("M"), py::arg("bases") = py::none(), py::arg("compute_dtype") = py::none(),
-           "d(M) in M's dtype, computed in compute_dtype. With `bases` (a list, one slot per "
-           "term, None where empty) returns (d, new_bases): the warm starts for the next step.")
+      .def(
+          "__add__", [](const Direction& a, const Direction& b) { return a + b; },
+          py::is_operator())
+      .def(
+          "__mul__", [](const Direction& a, double w) { return a * w; }, py::is_operator())
+      .def(
+          "__rmul__", [](const Direction& a, double w) { return w * a; }, py::is_operator())
+      .def(
+          "__call__",
+          [](const Direction& d, const at::Tensor& M, py::object compute_dtype) {
+            auto dt = dtype_from_py(compute_dtype, "compute_dtype");
+            py::gil_scoped_release nogil;
+            return d.apply(checked_tensor(M, "M"), nullptr, dt);
+          },
+          py::arg("M"), py::arg("compute_dtype") = py::none())
+      .def(
+          "apply",
+          [](const Direction& d, const at::Tensor& M, py::object bases, py::object compute_dtype) {
+            auto dt = dtype_from_py(compute_dtype, "compute_dtype");
+            if (bases.is_none()) {
+              at::Tensor out;
+              {
+                py::gil_scoped_release nogil;
+                out = d.apply(checked_tensor(M, "M"), nullptr, dt);
+              }
+              return py::object(py::cast(out));
+            }
+            DirectionState state;
+            state.bases = bases_from_py(bases);
+            at::Tensor out;
+            {
+              py::gil_scoped_release nogil;
+              out = d.apply(checked_tensor(M, "M"), &state, dt);
+            }
+            return py::object(py::make_tuple(out, bases_to_py(state.bases)));
+          },
+          py::arg("M"), py::arg("bases") = py::none(), py::arg("compute_dtype") = py::none(),
+          "d(M) in M's dtype, computed in compute_dtype. With `bases` (a list, one slot per "
+          "term, None where empty) returns (d, new_bases): the warm starts for the next step.")
       .def("dual_norm", &Direction::dual_norm, py::arg("M"))
       .def("primal_norm", &Direction::primal_norm, py::arg("D"))
-      .def("with_polar",
-           [](const Direction& d, const PolarOptions& p) { Direction c = d; c.with_polar(p); return c; },
-           py::arg("polar"))
-      .def("with_top_k",
-           [](const Direction& d, const TopKOptions& t) { Direction c = d; c.with_top_k(t); return c; },
-           py::arg("top_k"))
+      .def(
+          "with_polar",
+          [](const Direction& d, const PolarOptions& p) {
+            Direction c = d;
+            c.with_polar(p);
+            return c;
+          },
+          py::arg("polar"))
+      .def(
+          "with_top_k",
+          [](const Direction& d, const TopKOptions& t) {
+            Direction c = d;
+            c.with_top_k(t);
+            return c;
+          },
+          py::arg("top_k"))
       .def_property_readonly("name", &Direction::name)
       .def_property_readonly("terms", [](const Direction& d) { return d.terms(); })
       .def("validate", &Direction::validate)
@@ -520,7 +575,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
           },
           [](py::tuple s) {
             std::vector<DirectionTerm> terms;
-            for (auto t : s[0].cast<py::list>()) terms.push_back(term_from_state(t.cast<py::tuple>()));
+            for (auto t : s[0].cast<py::list>())
+              terms.push_back(term_from_state(t.cast<py::tuple>()));
             return direction_from_terms(terms);
           }));
 
@@ -531,24 +587,28 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("p") = 2.0);
 
   // --- optimizer kernels --------------------------------------------------------------------
-  m.def("effective_gradient",
-        [](const std::string& kind, double beta, const at::Tensor& grad, std::optional<at::Tensor> buffer) {
-          at::Tensor buf = buffer ? *buffer : at::Tensor();
-          at::Tensor M;
-          {
-            py::gil_scoped_release nogil;
-            at::NoGradGuard no_grad;
-            M = fo::effective_gradient(momentum_kind_from(kind), beta, checked_tensor(grad, "grad"), buf);
-          }
-          return py::make_tuple(M, tensor_or_none(buf));
-        },
-        py::arg("kind"), py::arg("beta"), py::arg("grad"), py::arg("buffer") = py::none(),
-        "The effective gradient M and the (updated in place, or new) momentum buffer.");
-  m.def("shape_scale_factor",
-        [](const std::string& rule, const at::Tensor& p) {
-          return fo::shape_scale_factor(shape_scale_from(rule), p);
-        },
-        py::arg("rule"), py::arg("param"));
+  m.def(
+      "effective_gradient",
+      [](const std::string& kind, double beta, const at::Tensor& grad,
+         std::optional<at::Tensor> buffer) {
+        at::Tensor buf = buffer ? *buffer : at::Tensor();
+        at::Tensor M;
+        {
+          py::gil_scoped_release nogil;
+          at::NoGradGuard no_grad;
+          M = fo::effective_gradient(momentum_kind_from(kind), beta, checked_tensor(grad, "grad"),
+                                     buf);
+        }
+        return py::make_tuple(M, tensor_or_none(buf));
+      },
+      py::arg("kind"), py::arg("beta"), py::arg("grad"), py::arg("buffer") = py::none(),
+      "The effective gradient M and the (updated in place, or new) momentum buffer.");
+  m.def(
+      "shape_scale_factor",
+      [](const std::string& rule, const at::Tensor& p) {
+        return fo::shape_scale_factor(shape_scale_from(rule), p);
+      },
+      py::arg("rule"), py::arg("param"));
   m.def("momentum_kinds", []() {
     std::vector<std::string> names;
     for (fo::MomentumKind k : fo::all_momentum_kinds()) names.push_back(fo::to_string(k));
@@ -590,44 +650,65 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            py::arg("normalize_weights") = false, py::arg("compute_dtype") = py::none(),
            py::arg("on_nonfinite") = "error", py::arg("use_adamw") = false,
            py::arg("adamw_for_non_matrix") = true, py::arg("adamw_lr") = 3e-4,
-           py::arg("adamw_beta1") = 0.9, py::arg("adamw_beta2") = 0.95,
-           py::arg("adamw_eps") = 1e-8, py::arg("adamw_weight_decay") = 0.0)
-      .def_property("lr", [](const fo::FanionOptions& o) { return o.lr(); },
-                    [](fo::FanionOptions& o, double v) { o.lr(v); })
-      .def_property("direction", [](const fo::FanionOptions& o) { return o.direction(); },
-                    [](fo::FanionOptions& o, const Direction& d) { o.direction(d); })
-      .def_property("momentum", [](const fo::FanionOptions& o) { return o.momentum(); },
-                    [](fo::FanionOptions& o, double v) { o.momentum(v); })
-      .def_property("momentum_kind",
-                    [](const fo::FanionOptions& o) { return momentum_kind_name(o.momentum_kind()); },
-                    [](fo::FanionOptions& o, const std::string& s) { o.momentum_kind(momentum_kind_from(s)); })
-      .def_property("weight_decay", [](const fo::FanionOptions& o) { return o.weight_decay(); },
-                    [](fo::FanionOptions& o, double v) { o.weight_decay(v); })
-      .def_property("shape_scale",
-                    [](const fo::FanionOptions& o) { return shape_scale_name(o.shape_scale()); },
-                    [](fo::FanionOptions& o, const std::string& s) { o.shape_scale(shape_scale_from(s)); })
-      .def_property("normalize_weights", [](const fo::FanionOptions& o) { return o.normalize_weights(); },
-                    [](fo::FanionOptions& o, bool v) { o.normalize_weights(v); })
-      .def_property("compute_dtype", [](const fo::FanionOptions& o) { return dtype_to_py(o.compute_dtype()); },
-                    [](fo::FanionOptions& o, py::object d) {
-                      o.compute_dtype(dtype_from_py(d, "compute_dtype"));
-                    })
-      .def_property("on_nonfinite", [](const fo::FanionOptions& o) { return nonfinite_name(o.on_nonfinite()); },
-                    [](fo::FanionOptions& o, const std::string& s) { o.on_nonfinite(nonfinite_from(s)); })
-      .def_property("use_adamw", [](const fo::FanionOptions& o) { return o.use_adamw(); },
-                    [](fo::FanionOptions& o, bool v) { o.use_adamw(v); })
-      .def_property("adamw_for_non_matrix", [](const fo::FanionOptions& o) { return o.adamw_for_non_matrix(); },
-                    [](fo::FanionOptions& o, bool v) { o.adamw_for_non_matrix(v); })
-      .def_property("adamw_lr", [](const fo::FanionOptions& o) { return o.adamw_lr(); },
-                    [](fo::FanionOptions& o, double v) { o.adamw_lr(v); })
-      .def_property("adamw_beta1", [](const fo::FanionOptions& o) { return o.adamw_beta1(); },
-                    [](fo::FanionOptions& o, double v) { o.adamw_beta1(v); })
-      .def_property("adamw_beta2", [](const fo::FanionOptions& o) { return o.adamw_beta2(); },
-                    [](fo::FanionOptions& o, double v) { o.adamw_beta2(v); })
-      .def_property("adamw_eps", [](const fo::FanionOptions& o) { return o.adamw_eps(); },
-                    [](fo::FanionOptions& o, double v) { o.adamw_eps(v); })
-      .def_property("adamw_weight_decay", [](const fo::FanionOptions& o) { return o.adamw_weight_decay(); },
-                    [](fo::FanionOptions& o, double v) { o.adamw_weight_decay(v); })
+           py::arg("adamw_beta1") = 0.9, py::arg("adamw_beta2") = 0.95, py::arg("adamw_eps") = 1e-8,
+           py::arg("adamw_weight_decay") = 0.0)
+      .def_property(
+          "lr", [](const fo::FanionOptions& o) { return o.lr(); },
+          [](fo::FanionOptions& o, double v) { o.lr(v); })
+      .def_property(
+          "direction", [](const fo::FanionOptions& o) { return o.direction(); },
+          [](fo::FanionOptions& o, const Direction& d) { o.direction(d); })
+      .def_property(
+          "momentum", [](const fo::FanionOptions& o) { return o.momentum(); },
+          [](fo::FanionOptions& o, double v) { o.momentum(v); })
+      .def_property(
+          "momentum_kind",
+          [](const fo::FanionOptions& o) { return momentum_kind_name(o.momentum_kind()); },
+          [](fo::FanionOptions& o, const std::string& s) {
+            o.momentum_kind(momentum_kind_from(s));
+          })
+      .def_property(
+          "weight_decay", [](const fo::FanionOptions& o) { return o.weight_decay(); },
+          [](fo::FanionOptions& o, double v) { o.weight_decay(v); })
+      .def_property(
+          "shape_scale",
+          [](const fo::FanionOptions& o) { return shape_scale_name(o.shape_scale()); },
+          [](fo::FanionOptions& o, const std::string& s) { o.shape_scale(shape_scale_from(s)); })
+      .def_property(
+          "normalize_weights", [](const fo::FanionOptions& o) { return o.normalize_weights(); },
+          [](fo::FanionOptions& o, bool v) { o.normalize_weights(v); })
+      .def_property(
+          "compute_dtype",
+          [](const fo::FanionOptions& o) { return dtype_to_py(o.compute_dtype()); },
+          [](fo::FanionOptions& o, py::object d) {
+            o.compute_dtype(dtype_from_py(d, "compute_dtype"));
+          })
+      .def_property(
+          "on_nonfinite",
+          [](const fo::FanionOptions& o) { return nonfinite_name(o.on_nonfinite()); },
+          [](fo::FanionOptions& o, const std::string& s) { o.on_nonfinite(nonfinite_from(s)); })
+      .def_property(
+          "use_adamw", [](const fo::FanionOptions& o) { return o.use_adamw(); },
+          [](fo::FanionOptions& o, bool v) { o.use_adamw(v); })
+      .def_property(
+          "adamw_for_non_matrix",
+          [](const fo::FanionOptions& o) { return o.adamw_for_non_matrix(); },
+          [](fo::FanionOptions& o, bool v) { o.adamw_for_non_matrix(v); })
+      .def_property(
+          "adamw_lr", [](const fo::FanionOptions& o) { return o.adamw_lr(); },
+          [](fo::FanionOptions& o, double v) { o.adamw_lr(v); })
+      .def_property(
+          "adamw_beta1", [](const fo::FanionOptions& o) { return o.adamw_beta1(); },
+          [](fo::FanionOptions& o, double v) { o.adamw_beta1(v); })
+      .def_property(
+          "adamw_beta2", [](const fo::FanionOptions& o) { return o.adamw_beta2(); },
+          [](fo::FanionOptions& o, double v) { o.adamw_beta2(v); })
+      .def_property(
+          "adamw_eps", [](const fo::FanionOptions& o) { return o.adamw_eps(); },
+          [](fo::FanionOptions& o, double v) { o.adamw_eps(v); })
+      .def_property(
+          "adamw_weight_decay", [](const fo::FanionOptions& o) { return o.adamw_weight_decay(); },
+          [](fo::FanionOptions& o, double v) { o.adamw_weight_decay(v); })
       .def("validate", &fo::FanionOptions::validate);
 
   m.def("preset", &fo::preset, py::arg("name"), py::arg("lr"), py::arg("momentum"),
@@ -652,43 +733,49 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
              opt.step();
            })
       .def("last_skipped", &fo::Fanion::last_skipped)
-      .def("set_lr",
-           [](fo::Fanion& opt, size_t group, double lr) {
-             if (group >= opt.param_groups().size()) throw py::index_error("no such param group");
-             opt.param_groups()[group].options().set_lr(lr);
-           },
-           py::arg("group"), py::arg("lr"))
-      .def("get_lr",
-           [](fo::Fanion& opt, size_t group) {
-             if (group >= opt.param_groups().size()) throw py::index_error("no such param group");
-             return opt.param_groups()[group].options().get_lr();
-           },
-           py::arg("group"))
-      .def("save",
-           [](const fo::Fanion& opt, const std::string& path) {
-             torch::serialize::OutputArchive archive;
-             opt.save(archive);
-             archive.save_to(path);
-           },
-           py::arg("path"))
-      .def("load",
-           [](fo::Fanion& opt, const std::string& path) {
-             torch::serialize::InputArchive archive;
-             archive.load_from(path);
-             opt.load(archive);
-           },
-           py::arg("path"))
-      .def("state_of",
-           [](fo::Fanion& opt, const at::Tensor& p) -> py::object {
-             auto* s = cpp_state_of(opt, p);
-             if (!s) return py::none();
-             py::dict d;
-             d["step"] = s->step();
-             d["momentum_buffer"] = tensor_or_none(s->momentum_buffer());
-             d["exp_avg"] = tensor_or_none(s->exp_avg());
-             d["exp_avg_sq"] = tensor_or_none(s->exp_avg_sq());
-             d["direction_bases"] = bases_to_py(s->direction_state().bases);
-             return d;
-           },
-           py::arg("param"), "The C++ state of one parameter as a dict (None before its first step).");
+      .def(
+          "set_lr",
+          [](fo::Fanion& opt, size_t group, double lr) {
+            if (group >= opt.param_groups().size()) throw py::index_error("no such param group");
+            opt.param_groups()[group].options().set_lr(lr);
+          },
+          py::arg("group"), py::arg("lr"))
+      .def(
+          "get_lr",
+          [](fo::Fanion& opt, size_t group) {
+            if (group >= opt.param_groups().size()) throw py::index_error("no such param group");
+            return opt.param_groups()[group].options().get_lr();
+          },
+          py::arg("group"))
+      .def(
+          "save",
+          [](const fo::Fanion& opt, const std::string& path) {
+            torch::serialize::OutputArchive archive;
+            opt.save(archive);
+            archive.save_to(path);
+          },
+          py::arg("path"))
+      .def(
+          "load",
+          [](fo::Fanion& opt, const std::string& path) {
+            torch::serialize::InputArchive archive;
+            archive.load_from(path);
+            opt.load(archive);
+          },
+          py::arg("path"))
+      .def(
+          "state_of",
+          [](fo::Fanion& opt, const at::Tensor& p) -> py::object {
+            auto* s = cpp_state_of(opt, p);
+            if (!s) return py::none();
+            py::dict d;
+            d["step"] = s->step();
+            d["momentum_buffer"] = tensor_or_none(s->momentum_buffer());
+            d["exp_avg"] = tensor_or_none(s->exp_avg());
+            d["exp_avg_sq"] = tensor_or_none(s->exp_avg_sq());
+            d["direction_bases"] = bases_to_py(s->direction_state().bases);
+            return d;
+          },
+          py::arg("param"),
+          "The C++ state of one parameter as a dict (None before its first step).");
 }

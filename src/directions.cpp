@@ -64,10 +64,14 @@ at::Tensor basic_direction(const DirectionTerm& t, const at::Tensor& M, at::Tens
 
 double basic_dual_norm(const DirectionTerm& t, const at::Tensor& M) {
   switch (t.kind) {
-    case DirectionKind::kNsgd: return norms::frobenius(M);
-    case DirectionKind::kSign: return norms::l1(M);
-    case DirectionKind::kMuon: return norms::nuclear(M);
-    case DirectionKind::kFanion: return norms::ky_fan(M, t.k);
+    case DirectionKind::kNsgd:
+      return norms::frobenius(M);
+    case DirectionKind::kSign:
+      return norms::l1(M);
+    case DirectionKind::kMuon:
+      return norms::nuclear(M);
+    case DirectionKind::kFanion:
+      return norms::ky_fan(M, t.k);
     case DirectionKind::kSchatten:
       if (std::isinf(t.p)) return norms::nuclear(M);
       if (t.p == 1.0) return norms::spectral(M);
@@ -78,21 +82,30 @@ double basic_dual_norm(const DirectionTerm& t, const at::Tensor& M) {
 
 double basic_primal_norm(const DirectionTerm& t, const at::Tensor& D) {
   switch (t.kind) {
-    case DirectionKind::kNsgd: return norms::frobenius(D);
-    case DirectionKind::kSign: return norms::chebyshev(D);
-    case DirectionKind::kMuon: return norms::spectral(D);
-    case DirectionKind::kFanion: return norms::ky_fan_dual(D, t.k);
-    case DirectionKind::kSchatten: return norms::schatten(D, t.p);
+    case DirectionKind::kNsgd:
+      return norms::frobenius(D);
+    case DirectionKind::kSign:
+      return norms::chebyshev(D);
+    case DirectionKind::kMuon:
+      return norms::spectral(D);
+    case DirectionKind::kFanion:
+      return norms::ky_fan_dual(D, t.k);
+    case DirectionKind::kSchatten:
+      return norms::schatten(D, t.p);
   }
   return 0.0;
 }
 
 std::string basic_name(const DirectionTerm& t) {
   switch (t.kind) {
-    case DirectionKind::kNsgd: return "nsgd";
-    case DirectionKind::kSign: return "sign";
-    case DirectionKind::kMuon: return "muon";
-    case DirectionKind::kFanion: return t.k == 1 ? "neon" : "fanion-" + std::to_string(t.k);
+    case DirectionKind::kNsgd:
+      return "nsgd";
+    case DirectionKind::kSign:
+      return "sign";
+    case DirectionKind::kMuon:
+      return "muon";
+    case DirectionKind::kFanion:
+      return t.k == 1 ? "neon" : "fanion-" + std::to_string(t.k);
     case DirectionKind::kSchatten: {
       std::ostringstream os;
       os << "schatten-" << t.p;
@@ -167,13 +180,11 @@ void Direction::validate() const {
   for (const auto& t : terms_) {
     if (!std::isfinite(t.weight)) {
       std::ostringstream os;
-      os << "fanion: direction weight must be finite, got " << t.weight << " for "
-         << basic_name(t);
+      os << "fanion: direction weight must be finite, got " << t.weight << " for " << basic_name(t);
       throw std::invalid_argument(os.str());
     }
     if (t.kind == DirectionKind::kFanion && t.k < 1) {
-      throw std::invalid_argument("fanion: Fanion rank k must be >= 1, got " +
-                                  std::to_string(t.k));
+      throw std::invalid_argument("fanion: Fanion rank k must be >= 1, got " + std::to_string(t.k));
     }
     if (t.kind == DirectionKind::kSchatten && !(t.p >= 1.0)) {
       std::ostringstream os;

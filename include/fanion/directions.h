@@ -32,8 +32,8 @@ enum class DirectionKind {
 struct DirectionTerm {
   DirectionKind kind = DirectionKind::kNsgd;
   double weight = 1.0;
-  int64_t k = 1;    ///< Fanion rank (clamped to the numerical rank of M)
-  double p = 2.0;   ///< Schatten exponent, p in [1, inf]
+  int64_t k = 1;   ///< Fanion rank (clamped to the numerical rank of M)
+  double p = 2.0;  ///< Schatten exponent, p in [1, inf]
   PolarOptions polar;
   TopKOptions top_k;
 };

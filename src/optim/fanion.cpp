@@ -30,8 +30,7 @@ std::string param_name(size_t group, size_t index, const at::Tensor& p) {
 
 // State is keyed by the parameter's TensorImpl, as torch::optim does: LibTorch 1.x keys by
 // the address as a string, 2.x by the address itself.
-using StateKey =
-    std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
 
 template <typename Key = StateKey>  // a template, so that the branch not taken is discarded
 Key state_key(const at::Tensor& p) {
@@ -83,7 +82,8 @@ void fanion_update(const FanionOptions& o, const at::Tensor& p, const at::Tensor
 
 void FanionOptions::validate() const {
   if (!(lr() >= 0.0) || !std::isfinite(lr())) bad_option("lr", lr(), "must be finite and >= 0");
-  if (!(momentum() >= 0.0 && momentum() < 1.0)) bad_option("momentum", momentum(), "must be in [0, 1)");
+  if (!(momentum() >= 0.0 && momentum() < 1.0))
+    bad_option("momentum", momentum(), "must be in [0, 1)");
   if (!(weight_decay() >= 0.0) || !std::isfinite(weight_decay())) {
     bad_option("weight_decay", weight_decay(), "must be finite and >= 0");
   }
@@ -143,11 +143,16 @@ const std::vector<MomentumKind>& all_momentum_kinds() {
 
 std::string to_string(MomentumKind kind) {
   switch (kind) {
-    case MomentumKind::kNone: return "none";
-    case MomentumKind::kHeavyBall: return "heavy_ball";
-    case MomentumKind::kNesterov: return "nesterov";
-    case MomentumKind::kNesterovEq4: return "nesterov_eq4";
-    case MomentumKind::kNesterovEma: return "nesterov_ema";
+    case MomentumKind::kNone:
+      return "none";
+    case MomentumKind::kHeavyBall:
+      return "heavy_ball";
+    case MomentumKind::kNesterov:
+      return "nesterov";
+    case MomentumKind::kNesterovEq4:
+      return "nesterov_eq4";
+    case MomentumKind::kNesterovEma:
+      return "nesterov_ema";
   }
   return "?";
 }
@@ -167,16 +172,19 @@ double shape_scale_factor(ShapeScale rule, const at::Tensor& param) {
   const at::Tensor mat = as_matrix(param);
   const double m = static_cast<double>(mat.size(0)), n = static_cast<double>(mat.size(1));
   switch (rule) {
-    case ShapeScale::kNone: return 1.0;
-    case ShapeScale::kMuon: return std::sqrt(std::max(1.0, m / n));
-    case ShapeScale::kSpectral: return std::sqrt(m / n);
-    case ShapeScale::kMatchRmsAdamW: return 0.2 * std::sqrt(std::max(m, n));
+    case ShapeScale::kNone:
+      return 1.0;
+    case ShapeScale::kMuon:
+      return std::sqrt(std::max(1.0, m / n));
+    case ShapeScale::kSpectral:
+      return std::sqrt(m / n);
+    case ShapeScale::kMatchRmsAdamW:
+      return 0.2 * std::sqrt(std::max(m, n));
   }
   return 1.0;
 }
 
-Fanion::Fanion(std::vector<torch::optim::OptimizerParamGroup> param_groups,
-               FanionOptions defaults)
+Fanion::Fanion(std::vector<torch::optim::OptimizerParamGroup> param_groups, FanionOptions defaults)
     : torch::optim::Optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
                               std::make_unique<FanionOptions>(defaults)) {
   defaults.validate();
@@ -200,8 +208,8 @@ void Fanion::add_param_group(const torch::optim::OptimizerParamGroup& param_grou
 }
 
 Fanion::Fanion(std::vector<at::Tensor> params, FanionOptions defaults)
-    : Fanion(std::vector<torch::optim::OptimizerParamGroup>{
-                 torch::optim::OptimizerParamGroup(std::move(params))},
+    : Fanion(std::vector<torch::optim::OptimizerParamGroup>{torch::optim::OptimizerParamGroup(
+                 std::move(params))},
              std::move(defaults)) {}
 
 void Fanion::check_groups() const {
@@ -310,7 +318,8 @@ void Fanion::save(torch::serialize::OutputArchive& archive) const {
       if (it == state_.end()) continue;
       const auto& s = static_cast<const FanionParamState&>(*it->second);
       archive.write(k + "step", c10::IValue(s.step()));
-      if (s.momentum_buffer().defined()) archive.write(k + "momentum_buffer", s.momentum_buffer(), true);
+      if (s.momentum_buffer().defined())
+        archive.write(k + "momentum_buffer", s.momentum_buffer(), true);
       if (s.exp_avg().defined()) archive.write(k + "exp_avg", s.exp_avg(), true);
       if (s.exp_avg_sq().defined()) archive.write(k + "exp_avg_sq", s.exp_avg_sq(), true);
       const auto& bases = s.direction_state().bases;
@@ -342,8 +351,7 @@ void Fanion::load(torch::serialize::InputArchive& archive) {
     archive.read(g + "size", v);
     if (v.toInt() != static_cast<int64_t>(param_groups_[gi].params().size())) {
       throw std::invalid_argument("fanion::optim::Fanion::load: group " + std::to_string(gi) +
-                                  " has " + std::to_string(v.toInt()) +
-                                  " params in the archive, " +
+                                  " has " + std::to_string(v.toInt()) + " params in the archive, " +
                                   std::to_string(param_groups_[gi].params().size()) + " here");
     }
     archive.read(g + "lr", v);

@@ -37,9 +37,7 @@ FanionOptions s_fanion_k(int64_t k, double lr, double momentum, double alpha,
   return with(s_fanion(k, alpha, sign_lr_coeff), lr, momentum);
 }
 FanionOptions nsgd(double lr, double momentum) { return with(Direction::nsgd(), lr, momentum); }
-FanionOptions signsgd(double lr, double momentum) {
-  return with(Direction::sign(), lr, momentum);
-}
+FanionOptions signsgd(double lr, double momentum) { return with(Direction::sign(), lr, momentum); }
 
 std::vector<std::string> preset_names() {
   return {"muon",   "neon",   "nsgd",     "signsgd",    "f-muon",    "f-neon",

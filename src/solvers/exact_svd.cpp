@@ -6,7 +6,7 @@ namespace fanion::detail {
 
 TruncatedSvd truncated_svd(const at::Tensor& M, double rel_rank_tol) {
   const int64_t m = M.size(0), n = M.size(1);
-  const double eps = M.scalar_type() == at::kDouble ? 2.220446049250313e-16
+  const double eps = M.scalar_type() == at::kDouble  ? 2.220446049250313e-16
                      : M.scalar_type() == at::kFloat ? 1.1920928955078125e-07
                                                      : 7.8125e-03;  // bf16 / fp16
   const double tol = std::max(rel_rank_tol, static_cast<double>(std::max(m, n)) * eps);
@@ -21,7 +21,7 @@ TruncatedSvd truncated_svd(const at::Tensor& M, double rel_rank_tol) {
 
 TruncatedSvd gram_svd(const at::Tensor& M, double rel_rank_tol, at::ScalarType dtype) {
   const bool wide = M.size(0) < M.size(1);
-  const at::Tensor A = (wide ? M.transpose(0, 1) : M).to(dtype);  // tall: n <= m
+  const at::Tensor A = (wide ? M.transpose(0, 1) : M).to(dtype);            // tall: n <= m
   auto [evals, evecs] = at::linalg_eigh(at::matmul(A.transpose(0, 1), A));  // ascending
   const at::Tensor S_all = evals.flip(0).clamp_min(0).sqrt();
   const at::Tensor V_all = evecs.flip(1);

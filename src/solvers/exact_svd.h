@@ -22,7 +22,6 @@ TruncatedSvd truncated_svd(const at::Tensor& M, double rel_rank_tol);
 inline constexpr double kGramRankTol = 1e-6;
 /// `dtype` kFloat trades accuracy (singular values under ~1e-3 * sigma_1 dropped) for a 2x
 /// faster eigensolver: what `auto` uses for fp32 inputs.
-TruncatedSvd gram_svd(const at::Tensor& M, double rel_rank_tol,
-                      at::ScalarType dtype = at::kDouble);
+TruncatedSvd gram_svd(const at::Tensor& M, double rel_rank_tol, at::ScalarType dtype = at::kDouble);
 
 }  // namespace fanion::detail

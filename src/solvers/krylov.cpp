@@ -16,8 +16,7 @@ double machine_eps(at::ScalarType t) {
 // Seeded Gaussian block, drawn on the CPU so that every device gets the same numbers.
 at::Tensor random_block(int64_t rows, int64_t cols, uint64_t seed, const at::Tensor& like) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randn({rows, cols}, gen, at::TensorOptions().dtype(at::kDouble))
-      .to(like.options());
+  return at::randn({rows, cols}, gen, at::TensorOptions().dtype(at::kDouble)).to(like.options());
 }
 
 // Columns of W made orthonormal and orthogonal to the orthonormal columns of Q (classical
@@ -28,7 +27,8 @@ at::Tensor orthonormalize(at::Tensor W, const at::Tensor& Q, uint64_t seed) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     const auto norms_before = W.norm(2, {0});
     for (int round = 0; round < 2; ++round) {
-      if (Q.defined() && Q.size(1) > 0) W = at::addmm(W, Q, at::matmul(Q.transpose(0, 1), W), 1, -1);
+      if (Q.defined() && Q.size(1) > 0)
+        W = at::addmm(W, Q, at::matmul(Q.transpose(0, 1), W), 1, -1);
     }
     if (W.size(1) == 1) {
       // One column (Lanczos): a norm is all QR would do, at a fraction of the overhead.
@@ -63,9 +63,10 @@ Ritz ritz(const at::Tensor& AtU, const at::Tensor& V) {
 double subspace_error(const at::Tensor& AtU, const at::Tensor& V, const Ritz& r, int64_t k,
                       double* residual_out) {
   // Below the numerical rank there is nothing to converge to: test the nonzero part only.
-  const double rank_tol = machine_eps(V.scalar_type()) *
-                          static_cast<double>(std::max(AtU.size(0), V.size(0))) * 10.0;
-  const int64_t nonzero = r.S.narrow(0, 0, k).gt(rank_tol * r.S[0].item<double>()).sum().item<int64_t>();
+  const double rank_tol =
+      machine_eps(V.scalar_type()) * static_cast<double>(std::max(AtU.size(0), V.size(0))) * 10.0;
+  const int64_t nonzero =
+      r.S.narrow(0, 0, k).gt(rank_tol * r.S[0].item<double>()).sum().item<int64_t>();
   if (nonzero == 0) return 0.0;
   k = nonzero;
   const auto Xk = r.X.narrow(1, 0, k), Yk = r.Y.narrow(1, 0, k), Sk = r.S.narrow(0, 0, k);
@@ -78,8 +79,8 @@ double subspace_error(const at::Tensor& AtU, const at::Tensor& V, const Ritz& r,
   if (residual_out) *residual_out = res;
   // Residuals cannot fall below rounding: once they reach it the subspace is as accurate as
   // this dtype allows, and the test passes whatever the gap.
-  const double floor = 10.0 * std::sqrt(static_cast<double>(V.size(0))) *
-                       machine_eps(V.scalar_type()) * s1;
+  const double floor =
+      10.0 * std::sqrt(static_cast<double>(V.size(0))) * machine_eps(V.scalar_type()) * s1;
   if (res <= floor) return 0.0;
   return s1 > 0 ? res / gap : 0.0;
 }
@@ -88,8 +89,9 @@ TopKResult finish(const at::Tensor& U, const at::Tensor& V, const Ritz& r, int64
                   double rel_rank_tol, SolverStats stats) {
   // Clamp to the numerical rank, as the exact path does.
   const double s1 = r.S.numel() ? r.S[0].item<double>() : 0.0;
-  const double tol = std::max(rel_rank_tol, machine_eps(V.scalar_type()) *
-                                                static_cast<double>(std::max(U.size(0), V.size(0))));
+  const double tol =
+      std::max(rel_rank_tol,
+               machine_eps(V.scalar_type()) * static_cast<double>(std::max(U.size(0), V.size(0))));
   const int64_t rank = s1 > 0 ? r.S.narrow(0, 0, k).gt(tol * s1).sum().item<int64_t>() : 0;
   TopKResult out;
   out.U = at::matmul(U, r.X.narrow(1, 0, rank));
@@ -100,8 +102,7 @@ TopKResult finish(const at::Tensor& U, const at::Tensor& V, const Ritz& r, int64
   return out;
 }
 
-at::Tensor start_block(const at::Tensor& M, int64_t block, const at::Tensor& warm,
-                       uint64_t seed) {
+at::Tensor start_block(const at::Tensor& M, int64_t block, const at::Tensor& warm, uint64_t seed) {
   const int64_t n = M.size(1);
   // A warm basis enters whole (the first block may be wider than the rest).
   const bool use_warm = warm.defined() && warm.dim() == 2 && warm.size(0) == n && warm.size(1) > 0;

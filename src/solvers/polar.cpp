@@ -31,7 +31,8 @@ NewtonSchulzSchedule NewtonSchulzSchedule::polar_express_exact() {
       {1.8750014808534479, -1.2500016453999487, 0.3750001645474248},
   };
   NewtonSchulzSchedule s{"polar_express_exact", {}, 1.01};
-  for (const auto& c : raw) s.steps.push_back({c.a / 1.01, c.b / std::pow(1.01, 3), c.c / std::pow(1.01, 5)});
+  for (const auto& c : raw)
+    s.steps.push_back({c.a / 1.01, c.b / std::pow(1.01, 3), c.c / std::pow(1.01, 5)});
   s.steps.push_back({1.875, -1.25, 0.375});  // (15x - 10x^3 + 3x^5) / 8: fixed point at 1
   return s;
 }
@@ -181,7 +182,8 @@ PolarResult polar_factor(const at::Tensor& M, const PolarOptions& options) {
     case PolarMethod::kExact:
     case PolarMethod::kGram:
       return M.dim() == 2 ? exact_polar(M, options) : exact_polar_batched(M, options);
-    case PolarMethod::kNewtonSchulz: return newton_schulz(M, options);
+    case PolarMethod::kNewtonSchulz:
+      return newton_schulz(M, options);
   }
   throw std::invalid_argument("fanion::polar_factor: unknown method");
 }

@@ -1,9 +1,9 @@
 #include "fanion/solvers/top_k.h"
 
 #include <algorithm>
-#include <utility>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "exact_svd.h"
 #include "fanion/matrix.h"
@@ -13,12 +13,18 @@ namespace fanion {
 
 std::string to_string(TopKMethod m) {
   switch (m) {
-    case TopKMethod::kAuto: return "auto";
-    case TopKMethod::kExact: return "exact";
-    case TopKMethod::kGram: return "gram";
-    case TopKMethod::kLanczos: return "lanczos";
-    case TopKMethod::kBlockKrylov: return "block_krylov";
-    case TopKMethod::kSubspaceIteration: return "subspace";
+    case TopKMethod::kAuto:
+      return "auto";
+    case TopKMethod::kExact:
+      return "exact";
+    case TopKMethod::kGram:
+      return "gram";
+    case TopKMethod::kLanczos:
+      return "lanczos";
+    case TopKMethod::kBlockKrylov:
+      return "block_krylov";
+    case TopKMethod::kSubspaceIteration:
+      return "subspace";
   }
   return "unknown";
 }
@@ -92,9 +98,9 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
       // that need fewer passes win (5000^2, k = 5: 16 columns take 52 passes, 5 take 90).
       const bool memory_bound = M.numel() * M.element_size() > (8 << 20);
       const int64_t b = method == TopKMethod::kLanczos ? 1
-                        : options.block_size > 0   ? options.block_size
-                        : memory_bound             ? std::clamp<int64_t>(k, 16, 32)
-                                                   : std::clamp<int64_t>(k, 4, 32);
+                        : options.block_size > 0       ? options.block_size
+                        : memory_bound                 ? std::clamp<int64_t>(k, 16, 32)
+                                                       : std::clamp<int64_t>(k, 4, 32);
       // Golub–Kahan builds its search space on the V side: put the smaller dimension there,
       // so that the basis is small and, once it spans that side, the answer is exact.
       if (A.size(1) > A.size(0)) {

@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <exception>
 #include <functional>
-#include <cstdint>
 #include <map>
 #include <sstream>
 #include <string>
@@ -149,8 +149,7 @@ inline FanionOptions& group_options(torch::optim::Optimizer& opt, size_t g) {
 
 inline torch::optim::OptimizerParamGroup make_group(std::vector<at::Tensor> params,
                                                     const FanionOptions& o) {
-  return torch::optim::OptimizerParamGroup(std::move(params),
-                                           std::make_unique<FanionOptions>(o));
+  return torch::optim::OptimizerParamGroup(std::move(params), std::make_unique<FanionOptions>(o));
 }
 
 inline bool same_tensor(const at::Tensor& a, const at::Tensor& b) {
@@ -165,16 +164,18 @@ inline ::testing::AssertionResult close(const at::Tensor& actual, const at::Tens
   if (!actual.defined() || !expected.defined())
     return ::testing::AssertionFailure() << "undefined tensor";
   if (actual.sizes() != expected.sizes())
-    return ::testing::AssertionFailure() << "shape " << actual.sizes() << " vs "
-                                         << expected.sizes();
+    return ::testing::AssertionFailure()
+           << "shape " << actual.sizes() << " vs " << expected.sizes();
   at::Tensor a = actual.detach().to(at::kDouble), e = expected.detach().to(at::kDouble);
   if (!at::isfinite(a).all().item<bool>())
     return ::testing::AssertionFailure() << "non-finite values in\n" << a;
   const double err = (a - e).abs().max().item<double>();
   const double ref = std::max(1.0, e.abs().max().item<double>());
   if (err <= tol * ref) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "max abs error " << err << " > " << tol * ref
-                                       << "\nactual:\n" << a << "\nexpected:\n" << e;
+  return ::testing::AssertionFailure()
+         << "max abs error " << err << " > " << tol * ref << "\nactual:\n"
+         << a << "\nexpected:\n"
+         << e;
 }
 
 // --- snapshots ------------------------------------------------------------------------------
@@ -193,8 +194,7 @@ inline ::testing::AssertionResult params_equal(const torch::optim::Optimizer& op
     const auto& ps = opt.param_groups()[gi].params();
     for (size_t pi = 0; pi < ps.size(); ++pi, ++i) {
       if (i >= saved.size() || !same_tensor(ps[pi].detach(), saved[i]))
-        return ::testing::AssertionFailure()
-               << "group " << gi << " param " << pi << " changed";
+        return ::testing::AssertionFailure() << "group " << gi << " param " << pi << " changed";
     }
   }
   return ::testing::AssertionSuccess();

@@ -64,8 +64,8 @@ void set_grads(const std::vector<at::Tensor>& params, const std::vector<at::Tens
 }
 
 bool names_param(const std::string& msg, size_t index) {
-  const bool by_position = contains_ci(msg, "group 0") &&
-                           contains_ci(msg, "param " + std::to_string(index));
+  const bool by_position =
+      contains_ci(msg, "group 0") && contains_ci(msg, "param " + std::to_string(index));
   return by_position || contains_ci(msg, kShapeStrings[index]);
 }
 
@@ -73,8 +73,7 @@ bool names_param(const std::string& msg, size_t index) {
 
 class BadInputNonFiniteTest : public ::testing::TestWithParam<std::tuple<double, size_t>> {};
 
-std::string nonfinite_case_name(
-    const ::testing::TestParamInfo<std::tuple<double, size_t>>& info) {
+std::string nonfinite_case_name(const ::testing::TestParamInfo<std::tuple<double, size_t>>& info) {
   const double v = std::get<0>(info.param);
   std::string s = std::isnan(v) ? "NaN" : (v > 0 ? "PosInf" : "NegInf");
   return s + "_param" + std::to_string(std::get<1>(info.param));
@@ -104,9 +103,8 @@ TEST_P(BadInputNonFiniteTest, ErrorPolicyRefusesAndChangesNothing) {
   set_grads(params, g);
   Thrown t = thrown_by([&] { opt.step(); });
   ASSERT_TRUE(t.threw) << "a non-finite gradient was accepted";
-  EXPECT_TRUE(names_param(t.message, bad))
-      << "message does not name group 0, param " << bad << " or " << kShapeStrings[bad]
-      << ": " << t.message;
+  EXPECT_TRUE(names_param(t.message, bad)) << "message does not name group 0, param " << bad
+                                           << " or " << kShapeStrings[bad] << ": " << t.message;
   EXPECT_TRUE(params_equal(opt, params_before)) << "a parameter changed in the refused step";
   EXPECT_TRUE(states_equal(state_before, snapshot_state(opt)))
       << "optimizer state changed in the refused step";
@@ -196,7 +194,8 @@ TEST(BadInputNonFiniteFirstStep, ErrorCreatesNoStateAndChangesNothing) {
   EXPECT_TRUE(states_equal(state_before, snapshot_state(opt)));
 }
 
-// --- zero gradients --------------------------------------------------------------------------------
+// --- zero gradients
+// --------------------------------------------------------------------------------
 
 TEST(BadInputZeroGradient, ZeroUpdateForEveryDirection) {
   namespace o = fanion::optim;
@@ -214,8 +213,8 @@ TEST(BadInputZeroGradient, ZeroUpdateForEveryDirection) {
       {"schatten-3", FanionOptions().direction(Direction::schatten(3.0))},
   };
   for (const auto& c : cases) {
-    for (MomentumKind kind : {MomentumKind::kNone, MomentumKind::kNesterov,
-                              MomentumKind::kNesterovEq4}) {
+    for (MomentumKind kind :
+         {MomentumKind::kNone, MomentumKind::kNesterov, MomentumKind::kNesterovEq4}) {
       SCOPED_TRACE(c.first + " momentum kind " + std::to_string(static_cast<int>(kind)));
       at::manual_seed(111);
       for (at::ScalarType dt : {at::kDouble, at::kFloat}) {
@@ -232,8 +231,8 @@ TEST(BadInputZeroGradient, ZeroUpdateForEveryDirection) {
         for (size_t i = 0; i < params.size(); ++i) {
           const at::Tensor p = params[i].detach();
           EXPECT_TRUE(same_tensor(p, init[i]))
-              << "param " << i << " moved under a zero gradient (dtype " << dt
-              << "): finite " << at::isfinite(p).all().item<bool>() << ", max change "
+              << "param " << i << " moved under a zero gradient (dtype " << dt << "): finite "
+              << at::isfinite(p).all().item<bool>() << ", max change "
               << (p.to(at::kDouble) - init[i].to(at::kDouble)).abs().max().item<double>();
         }
       }
@@ -270,7 +269,8 @@ TEST(BadInputZeroGradient, ZeroGradientWithWeightDecayOnlyDecays) {
   at::manual_seed(112);
   at::Tensor x = at::randn({4, 3}, f64());
   at::Tensor W = leaf(x);
-  Fanion opt(std::vector<at::Tensor>{W}, FanionOptions(0.1).direction(muon_exact()).weight_decay(0.5));
+  Fanion opt(std::vector<at::Tensor>{W},
+             FanionOptions(0.1).direction(muon_exact()).weight_decay(0.5));
   set_grad(W, at::zeros({4, 3}, f64()));
   opt.step();
   EXPECT_TRUE(close(W, x * (1.0 - 0.1 * 0.5), 1e-14));
@@ -302,8 +302,8 @@ TEST(BadInputFanionK, KLargerThanRankIsClampedToTheRank) {
   const at::Tensor u = at::randn({5, 1}, f64()), v = at::randn({1, 4}, f64());
   const at::Tensor M = at::matmul(u, v);  // rank 1
   const at::Tensor expected = ref_top_k(M, 1);
-  for (const auto& d : {Direction::fanion(3, TopKOptions().set_method(TopKMethod::kExact)),
-                        Direction::fanion(3)}) {
+  for (const auto& d :
+       {Direction::fanion(3, TopKOptions().set_method(TopKMethod::kExact)), Direction::fanion(3)}) {
     at::Tensor D = d(M);
     EXPECT_TRUE(close(D, expected, 1e-6)) << d.name();
   }
@@ -344,7 +344,8 @@ TEST(BadInputComplex, ComplexParameterIsRejected) {
   EXPECT_TRUE(same_tensor(W.detach(), w0));
 }
 
-// --- unsupported rank -------------------------------------------------------------------------------
+// --- unsupported rank
+// -------------------------------------------------------------------------------
 
 TEST(BadInputRank, ScalarParamInFanionGroupWithoutAdamWIsRejected) {
   at::Tensor W = leaf(at::randn({4, 3}, f64()));
@@ -361,7 +362,8 @@ TEST(BadInputRank, ScalarParamInFanionGroupWithoutAdamWIsRejected) {
       << "message does not name the parameter: " << t.message;
 }
 
-// --- construction validation -------------------------------------------------------------------------
+// --- construction validation
+// -------------------------------------------------------------------------
 
 struct BadOption {
   std::string label;
@@ -375,21 +377,24 @@ std::vector<BadOption> bad_options() {
   return {
       {"negative lr", [] { return FanionOptions(-0.1); }, {"lr"}, "-0.1"},
       {"NaN lr", [=] { return FanionOptions(nan); }, {"lr"}, "nan"},
-      {"infinite lr", [] { return FanionOptions(std::numeric_limits<double>::infinity()); },
-       {"lr"}, "inf"},
+      {"infinite lr",
+       [] { return FanionOptions(std::numeric_limits<double>::infinity()); },
+       {"lr"},
+       "inf"},
       {"momentum 1", [] { return FanionOptions(0.02).momentum(1.0); }, {"momentum"}, "1"},
       {"momentum 1.5", [] { return FanionOptions(0.02).momentum(1.5); }, {"momentum"}, "1.5"},
-      {"negative momentum", [] { return FanionOptions(0.02).momentum(-0.2); }, {"momentum"},
+      {"negative momentum",
+       [] { return FanionOptions(0.02).momentum(-0.2); },
+       {"momentum"},
        "-0.2"},
-      {"negative weight decay", [] { return FanionOptions(0.02).weight_decay(-0.01); },
-       {"weight_decay", "weight decay"}, "-0.01"},
+      {"negative weight decay",
+       [] { return FanionOptions(0.02).weight_decay(-0.01); },
+       {"weight_decay", "weight decay"},
+       "-0.01"},
       {"adamw_beta1 1", [] { return FanionOptions(0.02).adamw_beta1(1.0); }, {"beta1"}, "1"},
-      {"adamw_beta1 -0.1", [] { return FanionOptions(0.02).adamw_beta1(-0.1); }, {"beta1"},
-       "-0.1"},
-      {"adamw_beta2 1.5", [] { return FanionOptions(0.02).adamw_beta2(1.5); }, {"beta2"},
-       "1.5"},
-      {"adamw_beta2 -0.3", [] { return FanionOptions(0.02).adamw_beta2(-0.3); }, {"beta2"},
-       "-0.3"},
+      {"adamw_beta1 -0.1", [] { return FanionOptions(0.02).adamw_beta1(-0.1); }, {"beta1"}, "-0.1"},
+      {"adamw_beta2 1.5", [] { return FanionOptions(0.02).adamw_beta2(1.5); }, {"beta2"}, "1.5"},
+      {"adamw_beta2 -0.3", [] { return FanionOptions(0.02).adamw_beta2(-0.3); }, {"beta2"}, "-0.3"},
   };
 }
 
@@ -423,8 +428,7 @@ TEST(BadInputOptions, NegativeAdamWLrAndEpsRejected) {
   Thrown t = thrown_by(
       [&] { Fanion opt(std::vector<at::Tensor>{W}, FanionOptions(0.02).adamw_lr(-0.001)); });
   ASSERT_TRUE(t.threw) << "adamw_lr -0.001 accepted";
-  EXPECT_TRUE(contains_ci(t.message, "adamw_lr") && contains_ci(t.message, "-0.001"))
-      << t.message;
+  EXPECT_TRUE(contains_ci(t.message, "adamw_lr") && contains_ci(t.message, "-0.001")) << t.message;
   t = thrown_by([&] {
     Fanion opt(std::vector<at::Tensor>{W}, FanionOptions(0.02).adamw_weight_decay(-0.5));
   });
@@ -437,9 +441,8 @@ TEST(BadInputOptions, FanionKZeroRejected) {
   at::Tensor W = leaf(at::randn({4, 3}, f64()));
   for (int64_t k : {int64_t{0}, int64_t{-2}}) {
     SCOPED_TRACE("k = " + std::to_string(k));
-    Thrown t = thrown_by([&] {
-      Fanion opt(std::vector<at::Tensor>{W}, fanion::optim::fanion_k(k, 0.02, 0.9));
-    });
+    Thrown t = thrown_by(
+        [&] { Fanion opt(std::vector<at::Tensor>{W}, fanion::optim::fanion_k(k, 0.02, 0.9)); });
     ASSERT_TRUE(t.threw) << "Fanion k = " << k << " accepted";
     EXPECT_TRUE(contains_ci(t.message, "k") && contains_ci(t.message, std::to_string(k)))
         << t.message;

@@ -1,8 +1,8 @@
-// The same code on an accelerator (docs/DESIGN.md §2, one code path for every torch): every direction, solver and an
-// optimizer step on CUDA must match the CPU. Skipped where no GPU is present (CI); run by
-// scripts/gpu-check.sh on a GPU machine.
-#include <gtest/gtest.h>
+// The same code on an accelerator (docs/DESIGN.md §2, one code path for every torch): every
+// direction, solver and an optimizer step on CUDA must match the CPU. Skipped where no GPU is
+// present (CI); run by scripts/gpu-check.sh on a GPU machine.
 #include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
 #include <torch/cuda.h>
 
 #include "fanion/directions.h"
@@ -31,9 +31,13 @@ TEST(DeviceCuda, DirectionsMatchCpu) {
       {"muon exact", Direction::muon(PolarOptions::exact())},
       {"muon gram", Direction::muon(PolarOptions::gram())},
       {"muon quintic", Direction::muon()},
-      {"fanion-8 block", Direction::fanion(8, TopKOptions{}.set_method(TopKMethod::kBlockKrylov).set_tol(1e-10))},
-      {"fanion-8 lanczos", Direction::fanion(8, TopKOptions{}.set_method(TopKMethod::kLanczos).set_tol(1e-10))},
-      {"fanion-8 subspace", Direction::fanion(8, TopKOptions{}.set_method(TopKMethod::kSubspaceIteration).set_tol(1e-10))},
+      {"fanion-8 block",
+       Direction::fanion(8, TopKOptions{}.set_method(TopKMethod::kBlockKrylov).set_tol(1e-10))},
+      {"fanion-8 lanczos",
+       Direction::fanion(8, TopKOptions{}.set_method(TopKMethod::kLanczos).set_tol(1e-10))},
+      {"fanion-8 subspace",
+       Direction::fanion(8,
+                         TopKOptions{}.set_method(TopKMethod::kSubspaceIteration).set_tol(1e-10))},
       {"f-muon", f_fanion(kFullRank, 0.5)},
       {"s-neon", s_fanion(1, 0.5, 0.01)},
   };

@@ -60,7 +60,8 @@ std::vector<Spec> basic_specs() {
   s.push_back({"neon_lanczos", Direction::neon(TopKOptions().set_method(TopKMethod::kLanczos))});
   s.push_back({"fanion2_subspace",
                Direction::fanion(2, TopKOptions().set_method(TopKMethod::kSubspaceIteration))});
-  s.push_back({"fanion_full_exact", Direction::fanion(kFullRank).with_polar(PolarOptions::exact())});
+  s.push_back(
+      {"fanion_full_exact", Direction::fanion(kFullRank).with_polar(PolarOptions::exact())});
   s.push_back({"schatten1.5", Direction::schatten(1.5)});
   s.push_back({"schatten2", Direction::schatten(2.0)});
   s.push_back({"schatten3", Direction::schatten(3.0)});
@@ -72,13 +73,14 @@ std::vector<Spec> combination_specs() {
   std::vector<Spec> s;
   s.push_back({"f_fanion2_a0.5", fanion::f_fanion(2, 0.5)});
   s.push_back({"f_neon_a0.3", fanion::f_fanion(1, 0.3)});
-  s.push_back({"f_muon_exact_a0.7", fanion::f_fanion(kFullRank, 0.7).with_polar(PolarOptions::exact())});
+  s.push_back(
+      {"f_muon_exact_a0.7", fanion::f_fanion(kFullRank, 0.7).with_polar(PolarOptions::exact())});
   s.push_back({"s_fanion3_a0.6_eta0.05", fanion::s_fanion(3, 0.6, 0.05)});
   s.push_back({"s_muon_exact_a0.5_eta0.1",
                fanion::s_fanion(kFullRank, 0.5, 0.1).with_polar(PolarOptions::exact())});
   s.push_back({"make_s_neon", fanion::make_direction("s_neon", 1, 0.4, 0.2)});
-  s.push_back({"expr", 0.5 * exact_muon() + 0.25 * Direction::nsgd() +
-                           0.1 * (Direction::sign() * 2.0)});
+  s.push_back(
+      {"expr", 0.5 * exact_muon() + 0.25 * Direction::nsgd() + 0.1 * (Direction::sign() * 2.0)});
   s.push_back({"scaled_fanion2", 2.5 * Direction::fanion(2)});
   return s;
 }
@@ -92,8 +94,8 @@ std::vector<Spec> all_specs() {
 // ---------------------------------------------------------------- properties from terms()
 
 bool term_is_newton_schulz(const DirectionTerm& t) {
-  const bool polar_term = t.kind == DirectionKind::kMuon ||
-                          (t.kind == DirectionKind::kFanion && t.k == kFullRank);
+  const bool polar_term =
+      t.kind == DirectionKind::kMuon || (t.kind == DirectionKind::kFanion && t.k == kFullRank);
   return polar_term && t.polar.method == PolarMethod::kNewtonSchulz;
 }
 
@@ -105,7 +107,8 @@ bool is_approximate(const Direction& d) {
 
 bool uses_iterative_top_k(const Direction& d) {
   for (const auto& t : d.terms())
-    if (t.kind == DirectionKind::kFanion && t.k != kFullRank && t.top_k.method != TopKMethod::kExact)
+    if (t.kind == DirectionKind::kFanion && t.k != kFullRank &&
+        t.top_k.method != TopKMethod::kExact)
       return true;
   return false;
 }
@@ -160,11 +163,16 @@ bool ill_posed(const MatrixCase& c, const Direction& d) {
 
 double term_dual_ref(const DirectionTerm& t, const at::Tensor& M, const Svd& svd) {
   switch (t.kind) {
-    case DirectionKind::kNsgd: return fro(M);
-    case DirectionKind::kSign: return mat64(M).abs().sum().item<double>();
-    case DirectionKind::kMuon: return svd.S.sum().item<double>();
-    case DirectionKind::kFanion: return ky_fan_ref(svd, t.k);
-    case DirectionKind::kSchatten: return vec_p_norm(svd.S, conjugate(t.p));
+    case DirectionKind::kNsgd:
+      return fro(M);
+    case DirectionKind::kSign:
+      return mat64(M).abs().sum().item<double>();
+    case DirectionKind::kMuon:
+      return svd.S.sum().item<double>();
+    case DirectionKind::kFanion:
+      return ky_fan_ref(svd, t.k);
+    case DirectionKind::kSchatten:
+      return vec_p_norm(svd.S, conjugate(t.p));
   }
   return std::nan("");
 }
@@ -184,14 +192,16 @@ std::optional<at::Tensor> term_direction_ref(const DirectionTerm& t, const at::T
       const double f = fro(A);
       return f > 0 ? A / f : at::zeros_like(A);
     }
-    case DirectionKind::kSign: return at::sign(A);
+    case DirectionKind::kSign:
+      return at::sign(A);
     case DirectionKind::kMuon:
       if (t.polar.method != PolarMethod::kExact) return std::nullopt;
       return polar_ref(svd);
     case DirectionKind::kFanion:
       if (term_is_newton_schulz(t)) return std::nullopt;
       return top_k_sum(svd, t.k);
-    case DirectionKind::kSchatten: return schatten_direction_ref(svd, t.p);
+    case DirectionKind::kSchatten:
+      return schatten_direction_ref(svd, t.p);
   }
   return std::nullopt;
 }
@@ -211,11 +221,16 @@ std::optional<at::Tensor> direction_ref(const Direction& d, const at::Tensor& M)
 /// The primal norm of D for a single unit-weight term, through fanion::norms.
 double primal_via_norms(const DirectionTerm& t, const at::Tensor& D) {
   switch (t.kind) {
-    case DirectionKind::kNsgd: return norms::frobenius(D);
-    case DirectionKind::kSign: return norms::chebyshev(D);
-    case DirectionKind::kMuon: return norms::spectral(D);
-    case DirectionKind::kFanion: return norms::ky_fan_dual(D, t.k);
-    case DirectionKind::kSchatten: return norms::schatten(D, t.p);
+    case DirectionKind::kNsgd:
+      return norms::frobenius(D);
+    case DirectionKind::kSign:
+      return norms::chebyshev(D);
+    case DirectionKind::kMuon:
+      return norms::spectral(D);
+    case DirectionKind::kFanion:
+      return norms::ky_fan_dual(D, t.k);
+    case DirectionKind::kSchatten:
+      return norms::schatten(D, t.p);
   }
   return std::nan("");
 }
@@ -225,12 +240,16 @@ double primal_ref(const DirectionTerm& t, const at::Tensor& D) {
   const at::Tensor A = mat64(D);
   const at::Tensor s = at::linalg_svdvals(A);
   switch (t.kind) {
-    case DirectionKind::kNsgd: return fro(A);
-    case DirectionKind::kSign: return max_abs(A);
-    case DirectionKind::kMuon: return s[0].item<double>();
+    case DirectionKind::kNsgd:
+      return fro(A);
+    case DirectionKind::kSign:
+      return max_abs(A);
+    case DirectionKind::kMuon:
+      return s[0].item<double>();
     case DirectionKind::kFanion:
       return std::max(s.sum().item<double>() / static_cast<double>(t.k), s[0].item<double>());
-    case DirectionKind::kSchatten: return vec_p_norm(s, t.p);
+    case DirectionKind::kSchatten:
+      return vec_p_norm(s, t.p);
   }
   return std::nan("");
 }
@@ -452,12 +471,12 @@ TEST(DirectionsExact, EveryDirectionMatchesItsSvdFormula) {
 /// Matrices with chosen, distinct, well separated singular values.
 std::vector<MatrixCase> spectrum_cases(at::ScalarType dtype) {
   std::vector<MatrixCase> c;
-  c.push_back({"distinct_20x12",
-               with_singular_values(20, 12, geometric(12, 10.0, 0.8), 700, dtype)});
-  c.push_back({"distinct_7x30",
-               with_singular_values(7, 30, {8, 6, 4.5, 3, 2, 1.2, 0.7}, 701, dtype)});
-  c.push_back({"distinct_16x16",
-               with_singular_values(16, 16, geometric(16, 5.0, 0.82), 702, dtype)});
+  c.push_back(
+      {"distinct_20x12", with_singular_values(20, 12, geometric(12, 10.0, 0.8), 700, dtype)});
+  c.push_back(
+      {"distinct_7x30", with_singular_values(7, 30, {8, 6, 4.5, 3, 2, 1.2, 0.7}, 701, dtype)});
+  c.push_back(
+      {"distinct_16x16", with_singular_values(16, 16, geometric(16, 5.0, 0.82), 702, dtype)});
   if (dtype == at::kDouble)
     c.push_back({"rank4_24x18", with_singular_values(24, 18, {6, 4, 2.5, 1}, 703, dtype), true});
   return c;
@@ -683,8 +702,8 @@ TEST(DirectionsCombination, ExpressionsAddAndScale) {
   ASSERT_EQ(expr.terms().size(), 3u);
   const at::Tensor ref = 0.5 * polar_ref(svd) + 0.25 * A / fro(A) + 0.2 * at::sign(A);
   EXPECT_LE(rel_err(expr(M), ref), 1e-9);
-  const double dual = 0.5 * svd.S.sum().item<double>() + 0.25 * fro(A) +
-                      0.2 * A.abs().sum().item<double>();
+  const double dual =
+      0.5 * svd.S.sum().item<double>() + 0.25 * fro(A) + 0.2 * A.abs().sum().item<double>();
   EXPECT_LE(rel_diff(expr.dual_norm(M), dual), 1e-10);
   EXPECT_LE(rel_diff(inner64(M, expr(M)), dual), 1e-10);
 
@@ -919,8 +938,8 @@ TEST(DirectionsValidate, RejectsBadParametersNamingTheValue) {
   expect_invalid_argument([] { fanion::s_fanion(2, 0.5, kInf).validate(); }, {"inf"});
   expect_invalid_argument([] { fanion::f_fanion(0, 0.5).validate(); }, {"0"});
   expect_invalid_argument([] { fanion::make_direction("fanion", 0).validate(); }, {"0"});
-  expect_invalid_argument([] { fanion::make_direction("schatten", kFullRank, 0.5, 1.0, 0.25).validate(); },
-                          {"0.25"});
+  expect_invalid_argument(
+      [] { fanion::make_direction("schatten", kFullRank, 0.5, 1.0, 0.25).validate(); }, {"0.25"});
 }
 
 TEST(DirectionsValidate, AcceptsTheWholeDocumentedRange) {

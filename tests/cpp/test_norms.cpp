@@ -29,8 +29,8 @@ std::vector<MatrixCase> norm_cases(at::ScalarType dtype) {
   c.push_back({"conv_6x4x5", randn({6, 4, 5}, 201, dtype)});
   c.push_back({"conv_4x2x3x3x2", randn({4, 2, 3, 3, 2}, 202, dtype)});
   c.push_back({"rank1_9x13", with_singular_values(9, 13, {2.5}, 203, dtype), true});
-  c.push_back({"tiny_2x2", at::tensor({1.0, -2.0, 3.0, 0.5}, at::kDouble).reshape({2, 2})
-                                .to(dtype)});
+  c.push_back(
+      {"tiny_2x2", at::tensor({1.0, -2.0, 3.0, 0.5}, at::kDouble).reshape({2, 2}).to(dtype)});
   return c;
 }
 
@@ -54,9 +54,9 @@ void check_all_norms(const MatrixCase& c) {
     SCOPED_TRACE("k=" + std::to_string(k));
     const double kf = s.narrow(0, 0, std::min(k, mn)).sum().item<double>();
     EXPECT_LE(rel_diff(norms::ky_fan(c.M, k), kf), kRelTol);
-    EXPECT_LE(rel_diff(norms::ky_fan_dual(c.M, k),
-                       std::max(nuc_ref / static_cast<double>(k), spec_ref)),
-              kRelTol);
+    EXPECT_LE(
+        rel_diff(norms::ky_fan_dual(c.M, k), std::max(nuc_ref / static_cast<double>(k), spec_ref)),
+        kRelTol);
   }
   for (double p : {1.0, 1.5, 2.0, 3.0, 7.0, kInf}) {
     SCOPED_TRACE("p=" + std::to_string(p));
@@ -114,8 +114,7 @@ TEST(NormsValues, KnownSpectrum) {
   EXPECT_NEAR(norms::ky_fan_dual(M, 1), 14.75, 1e-12);
   EXPECT_NEAR(norms::ky_fan_dual(M, 2), 7.375, 1e-12);
   EXPECT_NEAR(norms::ky_fan_dual(M, 3), 7.0, 1e-12);  // max(14.75/3, 7) = 7
-  EXPECT_NEAR(norms::schatten(M, 3.0),
-              std::cbrt(343.0 + 64.0 + 15.625 + 1.0 + 0.015625), 1e-12);
+  EXPECT_NEAR(norms::schatten(M, 3.0), std::cbrt(343.0 + 64.0 + 15.625 + 1.0 + 0.015625), 1e-12);
   const at::Tensor sv = norms::singular_values(M);
   ASSERT_EQ(sv.size(0), 9);
   for (int i = 0; i < 5; ++i) EXPECT_NEAR(sv[i].item<double>(), s[i], 1e-12);
@@ -146,8 +145,7 @@ TEST(NormsRelations, KyFanAndSchattenEndpoints) {
         EXPECT_LE(norms::ky_fan(c.M, k), norms::ky_fan(c.M, k + 1) * (1 + 1e-12));
         EXPECT_GE(norms::ky_fan_dual(c.M, k) * (1 + 1e-12), norms::ky_fan_dual(c.M, k + 1));
         // Duality pairing: ||M||_(k) * ||M||_(k)^dual >= ||M||_F^2.
-        EXPECT_GE(norms::ky_fan(c.M, k) * norms::ky_fan_dual(c.M, k) * (1 + 1e-10),
-                  frob * frob);
+        EXPECT_GE(norms::ky_fan(c.M, k) * norms::ky_fan_dual(c.M, k) * (1 + 1e-10), frob * frob);
       }
     }
   }
@@ -173,8 +171,7 @@ TEST(NormsShapes, NdTensorsAreMeasuredAsTheirMatrixView) {
   // The flattening is (out, rest), not (rest, out) or any other grouping: the spectrum of
   // (8, 27) differs from the spectrum of (24, 9).
   EXPECT_LE(rel_diff(norms::spectral(W), at::linalg_svdvals(W2)[0].item<double>()), kRelTol);
-  EXPECT_GT(rel_diff(norms::spectral(W),
-                     at::linalg_svdvals(W.reshape({24, 9}))[0].item<double>()),
+  EXPECT_GT(rel_diff(norms::spectral(W), at::linalg_svdvals(W.reshape({24, 9}))[0].item<double>()),
             1e-6);
   EXPECT_EQ(norms::singular_values(W).size(0), 8);
 }

@@ -1,4 +1,5 @@
-// fanion::optim::Fanion against steps computed by hand (docs/DESIGN.md §1–§2, include/fanion/optim).
+// fanion::optim::Fanion against steps computed by hand (docs/DESIGN.md §1–§2,
+// include/fanion/optim).
 //
 // Every expected value is computed here from scratch: the momentum formulas of the header, the
 // direction by fp64 SVD (Muon, Fanion-k) or the closed forms (NSGD, sign), the AdamW step of
@@ -42,48 +43,68 @@ enum class DirCase { kMuon, kNsgd, kSign, kFMuon, kSMuon, kFanion2 };
 
 const char* dir_name(DirCase d) {
   switch (d) {
-    case DirCase::kMuon: return "Muon";
-    case DirCase::kNsgd: return "Nsgd";
-    case DirCase::kSign: return "Sign";
-    case DirCase::kFMuon: return "FMuon";
-    case DirCase::kSMuon: return "SMuon";
-    case DirCase::kFanion2: return "Fanion2";
+    case DirCase::kMuon:
+      return "Muon";
+    case DirCase::kNsgd:
+      return "Nsgd";
+    case DirCase::kSign:
+      return "Sign";
+    case DirCase::kFMuon:
+      return "FMuon";
+    case DirCase::kSMuon:
+      return "SMuon";
+    case DirCase::kFanion2:
+      return "Fanion2";
   }
   return "?";
 }
 
 Direction lib_direction(DirCase d) {
   switch (d) {
-    case DirCase::kMuon: return muon_exact();
-    case DirCase::kNsgd: return Direction::nsgd();
-    case DirCase::kSign: return Direction::sign();
-    case DirCase::kFMuon: return 0.3 * muon_exact() + 0.7 * Direction::nsgd();
-    case DirCase::kSMuon: return 0.6 * muon_exact() + (0.4 * 0.05) * Direction::sign();
-    case DirCase::kFanion2: return Direction::fanion(2, exact_top_k());
+    case DirCase::kMuon:
+      return muon_exact();
+    case DirCase::kNsgd:
+      return Direction::nsgd();
+    case DirCase::kSign:
+      return Direction::sign();
+    case DirCase::kFMuon:
+      return 0.3 * muon_exact() + 0.7 * Direction::nsgd();
+    case DirCase::kSMuon:
+      return 0.6 * muon_exact() + (0.4 * 0.05) * Direction::sign();
+    case DirCase::kFanion2:
+      return Direction::fanion(2, exact_top_k());
   }
   return Direction::nsgd();
 }
 
 RefDirection ref_direction(DirCase d) {
   switch (d) {
-    case DirCase::kMuon: return [](const at::Tensor& M) { return ref_polar(M); };
-    case DirCase::kNsgd: return [](const at::Tensor& M) { return ref_nsgd(M); };
-    case DirCase::kSign: return [](const at::Tensor& M) { return ref_sign(M); };
+    case DirCase::kMuon:
+      return [](const at::Tensor& M) { return ref_polar(M); };
+    case DirCase::kNsgd:
+      return [](const at::Tensor& M) { return ref_nsgd(M); };
+    case DirCase::kSign:
+      return [](const at::Tensor& M) { return ref_sign(M); };
     case DirCase::kFMuon:
       return [](const at::Tensor& M) { return 0.3 * ref_polar(M) + 0.7 * ref_nsgd(M); };
     case DirCase::kSMuon:
       return [](const at::Tensor& M) { return 0.6 * ref_polar(M) + 0.4 * 0.05 * ref_sign(M); };
-    case DirCase::kFanion2: return [](const at::Tensor& M) { return ref_top_k(M, 2); };
+    case DirCase::kFanion2:
+      return [](const at::Tensor& M) { return ref_top_k(M, 2); };
   }
   return {};
 }
 
 const char* kind_name(MomentumKind k) {
   switch (k) {
-    case MomentumKind::kNone: return "None";
-    case MomentumKind::kHeavyBall: return "HeavyBall";
-    case MomentumKind::kNesterov: return "Nesterov";
-    case MomentumKind::kNesterovEq4: return "NesterovEq4";
+    case MomentumKind::kNone:
+      return "None";
+    case MomentumKind::kHeavyBall:
+      return "HeavyBall";
+    case MomentumKind::kNesterov:
+      return "Nesterov";
+    case MomentumKind::kNesterovEq4:
+      return "NesterovEq4";
   }
   return "?";
 }
@@ -92,8 +113,8 @@ const char* kind_name(MomentumKind k) {
 
 TEST(OptimEffectiveGradient, FollowsHeaderFormulasAndNeverTouchesGrad) {
   at::manual_seed(11);
-  for (MomentumKind kind : {MomentumKind::kNone, MomentumKind::kHeavyBall,
-                            MomentumKind::kNesterov, MomentumKind::kNesterovEq4}) {
+  for (MomentumKind kind : {MomentumKind::kNone, MomentumKind::kHeavyBall, MomentumKind::kNesterov,
+                            MomentumKind::kNesterovEq4}) {
     SCOPED_TRACE(kind_name(kind));
     at::Tensor buffer;  // created on first use
     RefMomentum ref(kind, 0.8);
@@ -160,8 +181,7 @@ TEST_P(OptimMomentumTest, StepsMatchHandComputation) {
     }
     opt.step();
     for (size_t i = 0; i < params.size(); ++i) {
-      EXPECT_TRUE(close(params[i], refs[i].X, kTol)) << "after step " << s + 1 << ", param "
-                                                     << i;
+      EXPECT_TRUE(close(params[i], refs[i].X, kTol)) << "after step " << s + 1 << ", param " << i;
       EXPECT_TRUE(same_tensor(params[i].grad(), grads[i])) << "gradient mutated, param " << i;
       EXPECT_EQ(params[i].scalar_type(), at::kDouble);
     }
@@ -236,10 +256,18 @@ TEST(OptimShapeScale, UpdateIsScaledOnTallWideAndConv) {
       for (size_t i = 1; i < shape.size(); ++i) n *= static_cast<double>(shape[i]);
       double scale = 1.0;
       switch (r.rule) {
-        case ShapeScale::kNone: scale = 1.0; break;
-        case ShapeScale::kMuon: scale = std::sqrt(std::max(1.0, m / n)); break;
-        case ShapeScale::kSpectral: scale = std::sqrt(m / n); break;
-        case ShapeScale::kMatchRmsAdamW: scale = 0.2 * std::sqrt(std::max(m, n)); break;
+        case ShapeScale::kNone:
+          scale = 1.0;
+          break;
+        case ShapeScale::kMuon:
+          scale = std::sqrt(std::max(1.0, m / n));
+          break;
+        case ShapeScale::kSpectral:
+          scale = std::sqrt(m / n);
+          break;
+        case ShapeScale::kMatchRmsAdamW:
+          scale = 0.2 * std::sqrt(std::max(m, n));
+          break;
       }
       SCOPED_TRACE(std::string(r.name) + " " + std::to_string(shape[0]) + "x" +
                    std::to_string(static_cast<int64_t>(n)));
@@ -250,8 +278,8 @@ TEST(OptimShapeScale, UpdateIsScaledOnTallWideAndConv) {
                                                  .momentum_kind(MomentumKind::kNone)
                                                  .weight_decay(wd)
                                                  .shape_scale(r.rule));
-      RefFanionParam ref(x, MomentumKind::kNone, 0.0,
-                         [](const at::Tensor& M) { return ref_polar(M); }, scale);
+      RefFanionParam ref(
+          x, MomentumKind::kNone, 0.0, [](const at::Tensor& M) { return ref_polar(M); }, scale);
       for (int s = 0; s < 2; ++s) {
         at::Tensor g = at::randn(shape, f64());
         set_grad(W, g);
@@ -274,11 +302,12 @@ TEST(OptimNormalizeWeights, RescalesToSqrtRowsBeforeTheUpdate) {
   std::vector<RefFanionParam> refs;
   for (const auto& x : init) {
     params.push_back(leaf(x));
-    refs.emplace_back(x, MomentumKind::kNesterov, 0.9,
-                      [](const at::Tensor& M) { return ref_polar(M); }, 1.0, /*norm=*/true);
+    refs.emplace_back(
+        x, MomentumKind::kNesterov, 0.9, [](const at::Tensor& M) { return ref_polar(M); }, 1.0,
+        /*norm=*/true);
   }
-  Fanion opt(params, FanionOptions(lr).direction(muon_exact()).momentum(0.9).normalize_weights(
-                         true));
+  Fanion opt(params,
+             FanionOptions(lr).direction(muon_exact()).momentum(0.9).normalize_weights(true));
   for (int s = 0; s < 3; ++s) {
     for (size_t i = 0; i < params.size(); ++i) {
       at::Tensor g = at::randn(params[i].sizes(), f64());
@@ -319,17 +348,11 @@ std::vector<PresetCase> preset_cases(double lr, double mom, double alpha, double
       {"f_muon", o::f_muon(lr, mom, alpha), fanion::f_fanion(fanion::kFullRank, alpha),
        [=](const at::Tensor& M) { return alpha * ref_polar(M) + (1 - alpha) * ref_nsgd(M); }},
       {"f_neon", o::f_neon(lr, mom, alpha), fanion::f_fanion(1, alpha),
-       [=](const at::Tensor& M) {
-         return alpha * ref_top_k(M, 1) + (1 - alpha) * ref_nsgd(M);
-       }},
+       [=](const at::Tensor& M) { return alpha * ref_top_k(M, 1) + (1 - alpha) * ref_nsgd(M); }},
       {"f_fanion_k(2)", o::f_fanion_k(2, lr, mom, alpha), fanion::f_fanion(2, alpha),
-       [=](const at::Tensor& M) {
-         return alpha * ref_top_k(M, 2) + (1 - alpha) * ref_nsgd(M);
-       }},
+       [=](const at::Tensor& M) { return alpha * ref_top_k(M, 2) + (1 - alpha) * ref_nsgd(M); }},
       {"s_muon", o::s_muon(lr, mom, alpha, eta), fanion::s_fanion(fanion::kFullRank, alpha, eta),
-       [=](const at::Tensor& M) {
-         return alpha * ref_polar(M) + (1 - alpha) * eta * ref_sign(M);
-       }},
+       [=](const at::Tensor& M) { return alpha * ref_polar(M) + (1 - alpha) * eta * ref_sign(M); }},
       {"s_neon", o::s_neon(lr, mom, alpha, eta), fanion::s_fanion(1, alpha, eta),
        [=](const at::Tensor& M) {
          return alpha * ref_top_k(M, 1) + (1 - alpha) * eta * ref_sign(M);
@@ -338,7 +361,8 @@ std::vector<PresetCase> preset_cases(double lr, double mom, double alpha, double
        [=](const at::Tensor& M) {
          return alpha * ref_top_k(M, 2) + (1 - alpha) * eta * ref_sign(M);
        }},
-      {"nsgd", o::nsgd(lr, mom), Direction::nsgd(), [](const at::Tensor& M) { return ref_nsgd(M); }},
+      {"nsgd", o::nsgd(lr, mom), Direction::nsgd(),
+       [](const at::Tensor& M) { return ref_nsgd(M); }},
       {"signsgd", o::signsgd(lr, mom), Direction::sign(),
        [](const at::Tensor& M) { return ref_sign(M); }},
   };
@@ -401,8 +425,8 @@ TEST(OptimPresets, ByNameMatchesTheFunctions) {
     FanionOptions p = o::preset(c.first, lr, mom, alpha, eta);
     EXPECT_DOUBLE_EQ(p.lr(), lr);
     EXPECT_DOUBLE_EQ(p.momentum(), mom);
-    EXPECT_TRUE(close(exact_solvers(p.direction())(M),
-                      exact_solvers(c.second.direction())(M), 1e-9));
+    EXPECT_TRUE(
+        close(exact_solvers(p.direction())(M), exact_solvers(c.second.direction())(M), 1e-9));
   }
   // F-Muon by name, against the formula itself
   FanionOptions fm = o::preset("F-Muon", lr, mom, alpha, eta);
@@ -412,8 +436,8 @@ TEST(OptimPresets, ByNameMatchesTheFunctions) {
 
 TEST(OptimPresets, UnknownNamesThrowListingKnownOnes) {
   namespace o = fanion::optim;
-  for (const char* bad : {"adam", "", "muonx", "fanion-0", "fanion-", "fanion-x",
-                          "f-fanion--1", "sgd"}) {
+  for (const char* bad :
+       {"adam", "", "muonx", "fanion-0", "fanion-", "fanion-x", "f-fanion--1", "sgd"}) {
     SCOPED_TRACE(bad);
     EXPECT_THROW(o::preset(bad, 0.02, 0.9), std::invalid_argument);
   }
@@ -428,8 +452,7 @@ TEST(OptimPresets, UnknownNamesThrowListingKnownOnes) {
   }
   std::string all;
   for (const auto& n : o::preset_names()) all += n + " ";
-  for (const char* n : {"muon", "neon", "nsgd", "signsgd", "f-muon", "f-neon", "s-muon",
-                        "s-neon"})
+  for (const char* n : {"muon", "neon", "nsgd", "signsgd", "f-muon", "f-neon", "s-muon", "s-neon"})
     EXPECT_TRUE(contains_ci(all, n)) << n << " missing from preset_names(): " << all;
 }
 
@@ -623,9 +646,8 @@ TEST(OptimSaveLoad, ContinuesTheTrajectoryBitForBitIncludingLr) {
   EXPECT_DOUBLE_EQ(group_options(b, 2).lr(), 0.021) << "group lr not restored by load";
   run_steps(b, pb, grads, before, before + after);
   for (size_t i = 0; i < pa.size(); ++i)
-    EXPECT_TRUE(at::equal(pa[i], pb[i]))
-        << "param " << i << " differs after save/load, max diff "
-        << (pa[i] - pb[i]).abs().max().item<double>();
+    EXPECT_TRUE(at::equal(pa[i], pb[i])) << "param " << i << " differs after save/load, max diff "
+                                         << (pa[i] - pb[i]).abs().max().item<double>();
 }
 
 TEST(OptimSaveLoad, RoundTripsThroughATempFile) {
@@ -664,9 +686,8 @@ TEST(OptimStep, ClosureLossIsReturned) {
   const at::Tensor x0 = at::randn({4, 3}, f64());
   at::Tensor X = leaf(x0);
   const double lr = 0.1;
-  Fanion opt(std::vector<at::Tensor>{X}, FanionOptions(lr)
-                                             .direction(muon_exact())
-                                             .momentum_kind(MomentumKind::kNone));
+  Fanion opt(std::vector<at::Tensor>{X},
+             FanionOptions(lr).direction(muon_exact()).momentum_kind(MomentumKind::kNone));
   int calls = 0;
   auto closure = [&]() -> at::Tensor {
     ++calls;

