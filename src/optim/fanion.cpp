@@ -200,7 +200,7 @@ void Fanion::add_param_group(const torch::optim::OptimizerParamGroup& param_grou
     param_groups_.back().set_options(param_group.options().clone());
   }
   try {
-    check_groups();
+    check_group(param_groups_.size() - 1);  // the others were checked when they were added
   } catch (...) {
     param_groups_.pop_back();  // a rejected group leaves the optimizer as it was
     throw;
@@ -213,21 +213,23 @@ Fanion::Fanion(std::vector<at::Tensor> params, FanionOptions defaults)
              std::move(defaults)) {}
 
 void Fanion::check_groups() const {
-  for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
-    const auto& o = static_cast<const FanionOptions&>(param_groups_[gi].options());
-    o.validate();
-    const auto& params = param_groups_[gi].params();
-    for (size_t pi = 0; pi < params.size(); ++pi) {
-      const auto& p = params[pi];
-      if (p.is_complex()) {
-        throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
-                                    " is complex; complex parameters are not supported");
-      }
-      if (p.dim() < 2 && !o.use_adamw() && !o.adamw_for_non_matrix()) {
-        throw std::invalid_argument(
-            "fanion::optim::Fanion: " + param_name(gi, pi, p) +
-            " is not a matrix and adamw_for_non_matrix is false; put it in a use_adamw group");
-      }
+  for (size_t gi = 0; gi < param_groups_.size(); ++gi) check_group(gi);
+}
+
+void Fanion::check_group(size_t gi) const {
+  const auto& o = static_cast<const FanionOptions&>(param_groups_[gi].options());
+  o.validate();
+  const auto& params = param_groups_[gi].params();
+  for (size_t pi = 0; pi < params.size(); ++pi) {
+    const auto& p = params[pi];
+    if (p.is_complex()) {
+      throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+                                  " is complex; complex parameters are not supported");
+    }
+    if (p.dim() < 2 && !o.use_adamw() && !o.adamw_for_non_matrix()) {
+      throw std::invalid_argument(
+          "fanion::optim::Fanion: " + param_name(gi, pi, p) +
+          " is not a matrix and adamw_for_non_matrix is false; put it in a use_adamw group");
     }
   }
 }

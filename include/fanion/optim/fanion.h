@@ -127,6 +127,7 @@ class Fanion : public torch::optim::Optimizer {
 
  private:
   void check_groups() const;
+  void check_group(size_t gi) const;
   FanionParamState& state_for(const at::Tensor& p);
   std::vector<std::string> last_skipped_;
 };
