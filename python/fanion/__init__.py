@@ -8,6 +8,7 @@ Muon, Neon, Fanion-k, F-Muon, F-Neon, F-Fanion-k, S-Muon, S-Neon, S-Fanion-k, NS
 - :mod:`fanion.solvers`    -- polar factor and top-k SVD solvers, with status and counters
 - :mod:`fanion.optim`      -- ``torch.optim.Optimizer`` subclasses (with a built-in AdamW)
 - :mod:`fanion.distributed` -- the sharded mode on torch.distributed
+- :func:`fanion.param_groups` -- the usual split: hidden matrices / AdamW (embeddings, head, 1-D)
 
 Example::
 
@@ -19,10 +20,12 @@ import torch  # noqa: F401  (loads libtorch and its Python glue before the exten
 
 from . import _core  # noqa: F401  (the C++ kernels)
 from . import directions, norms, optim, solvers
+from .groups import param_groups, split_parameters
 from .optim import (FFanion, FMuon, FNeon, Fanion, Muon, Neon, NormOptimizer, NSGD, SFanion,
                     SignSGD, SMuon, SNeon)
 
 __version__ = "0.1.0"
 
 __all__ = ["norms", "directions", "solvers", "optim", "NormOptimizer", "Muon", "Neon", "Fanion",
-           "FMuon", "FNeon", "FFanion", "SMuon", "SNeon", "SFanion", "NSGD", "SignSGD"]
+           "FMuon", "FNeon", "FFanion", "SMuon", "SNeon", "SFanion", "NSGD", "SignSGD",
+           "param_groups", "split_parameters"]
