@@ -49,6 +49,7 @@ import torch
 
 from . import _core
 from . import directions as _dirs
+from . import dtensor as _dt
 from ._checks import (check_bool, check_choice, check_dtype, check_int, check_real)
 
 __all__ = ["NormOptimizer", "Muon", "Neon", "Fanion", "FMuon", "FNeon", "FFanion", "SMuon",
@@ -155,6 +156,11 @@ class NormOptimizer(torch.optim.Optimizer):
         if timeout is not None:
             check_real(timeout, "timeout", where, low=0.0, low_open=True)
         self._sharding = None
+        self.last_dtensor_stats = {}
+        if self._dtensors() and (process_group is not None or distributed):
+            raise ValueError(f"{where}: distributed=True / process_group is for replicated "
+                             "(DDP) parameters; DTensor (FSDP2) parameters are handled by "
+                             "their own mesh: leave both unset")
         if process_group is not None or distributed:
             check_bool(distributed, "distributed", where)
             from .distributed import Sharding
@@ -317,8 +323,13 @@ class NormOptimizer(torch.optim.Optimizer):
                                  "(rank < 2) and adamw_for_non_matrix is False; put it in a "
                                  "param group with use_adamw=True")
 
+    def _dtensors(self):
+        """The FSDP2 / DTensor parameters: their directions come from the whole matrices."""
+        return [p for g in self.param_groups for p in g["params"] if _dt.is_dtensor(p)]
+
     def __setstate__(self, state):
         super().__setstate__(state)
+        self.__dict__.setdefault("last_dtensor_stats", {})
         self.__dict__.setdefault("_names", {})
         self.__dict__.setdefault("_direction_cache", {})
         self.__dict__.setdefault("last_skipped", [])
@@ -348,11 +359,14 @@ class NormOptimizer(torch.optim.Optimizer):
             state[key] = s
         state_dict["state"] = state
         super().load_state_dict(state_dict)
-        params = [p for g in self.param_groups for p in g["params"]]
+        # Keys are ids (state_dict()) or names (torch.distributed.checkpoint): matched by
+        # position in param_groups, as torch.optim.Optimizer.load_state_dict matches them.
+        saved = [key for g in groups for key in g.get("params", [])]
+        by_key = dict(zip(saved, (p for g in self.param_groups for p in g["params"])))
         for key, b in bases.items():
-            if not isinstance(key, int) or not 0 <= key < len(params):
+            p = by_key.get(key)
+            if p is None:
                 continue
-            p = params[key]
             self.state[p]["direction_bases"] = [
                 None if t is None else t.detach().clone().to(p.device) for t in b]
 
@@ -371,7 +385,7 @@ class NormOptimizer(torch.optim.Optimizer):
             self._check_params(g, gi)
 
         # Pass 1: check every gradient before anything changes, so a refused step loses nothing.
-        work, skipped, error = [], [], None
+        work, skipped, error, pending = [], [], None, []
         for gi, group in enumerate(self.param_groups):
             for pi, p in enumerate(group["params"]):
                 g = p.grad
@@ -391,6 +405,9 @@ class NormOptimizer(torch.optim.Optimizer):
                     error = error or ValueError(f"{where}: {name} has a gradient of shape "
                                                 f"{list(g.shape)}")
                     continue
+                if _dt.is_dtensor(g):  # finite in every rank's slice? asked below
+                    pending.append((gi, pi, group, p, g, name))
+                    continue
                 if not bool(torch.isfinite(g).all()):
                     if group["on_nonfinite"] == "skip":
                         skipped.append(name)
@@ -401,6 +418,18 @@ class NormOptimizer(torch.optim.Optimizer):
                     continue
                 work.append((gi, pi, group, p, g))
 
+        dtensors = self._dtensors()
+        if dtensors:
+            error, bad = _dt.agree(dtensors, error, {id(it[3]): it[4] for it in pending})
+            for gi, pi, group, p, g, name in pending:
+                if id(p) not in bad:
+                    work.append((gi, pi, group, p, g))
+                elif group["on_nonfinite"] == "skip":
+                    skipped.append(name)
+                else:
+                    error = error or ValueError(
+                        f"{where}: non-finite (NaN or Inf) gradient in {name} (in some rank's "
+                        "slice); the step was refused and nothing was changed")
         if self._sharding is not None:
             self._sharding.agree(self, work, error)  # raises on every rank if any rank fails
         elif error is not None:
@@ -411,6 +440,9 @@ class NormOptimizer(torch.optim.Optimizer):
         if self._sharding is not None:
             self._sharding.step(self, work)
         else:
+            if dtensors:
+                _dt.step(self, [w for w in work if _dt.is_dtensor(w[3])])
+                work = [w for w in work if not _dt.is_dtensor(w[3])]
             for gi, pi, group, p, g in work:
                 state = self.state[p]
                 if group["use_adamw"] or p.dim() < 2:
@@ -452,11 +484,13 @@ class NormOptimizer(torch.optim.Optimizer):
             p.mul_(torch.empty_like(norm).fill_(math.sqrt(float(p.size(0)))).div_(norm))
 
     @staticmethod
-    def _apply_direction(group, p, d, state):
+    def _apply_direction(group, p, d, state, shape=None):
+        """`shape`: the whole matrix's, where p is a slice of it (fanion.dtensor)."""
         lr = float(group["lr"])
         if group["weight_decay"] != 0.0:
             p.mul_(1.0 - lr * group["weight_decay"])
-        p.add_(d, alpha=-lr * _core.shape_scale_factor(group["shape_scale"], p))
+        whole = p if shape is None else torch.empty(shape, device="meta")
+        p.add_(d, alpha=-lr * _core.shape_scale_factor(group["shape_scale"], whole))
         state["step"] = state.get("step", 0) + 1
 
     def _matrix_update(self, group, p, g, state):

@@ -1,0 +1,236 @@
+r"""FSDP2 / DTensor parameters for :mod:`fanion.optim` (docs/DESIGN.md §4).
+
+A parameter sharded by ``torch.distributed.fsdp.fully_shard`` (or by hand with
+``distribute_tensor(..., [Shard(d)])``) is a DTensor: each rank holds a slice. An elementwise
+update (momentum, AdamW, NSGD's and sign's terms) may be computed slice by slice, but a matrix
+direction may not: the polar factor of a slice is not the slice of the polar factor. So for every
+sharded matrix, at every step:
+
+1. each rank updates the momentum of its own slice (the state stays sharded: the buffers are
+   DTensors with the parameter's placements, which ``torch.distributed.checkpoint`` saves and
+   loads as such);
+2. the slices of M are gathered on one owner rank (owners are assigned largest matrix first to
+   the least loaded rank, the same plan on every rank), which computes d(M) of the whole matrix
+   with the group's direction, exactly as a single process would;
+3. the owner scatters the slices of d(M) back, and every rank applies its slice
+   (weight decay, ``shape_scale`` of the whole matrix's shape).
+
+Warm-start bases (Fanion-k) are broadcast from the owner, so every rank holds the same n x k
+numbers: a checkpoint of any rank carries them, and a new plan may move the matrix; they are kept
+n x k wide (zero columns where M had lower rank) so that ``torch.distributed.checkpoint`` loads
+them into the state it builds from a step on zero gradients. Replicated
+DTensors are computed locally by every rank. Placements fanion cannot split (``Partial``, two
+sharded dimensions of one matrix, strided shards of FSDP2 + tensor parallel) raise a ValueError
+naming the parameter before anything changes.
+
+``optimizer.last_dtensor_stats`` reports the last step: matrices gathered, owned here, the bytes
+this rank sent and received, and the bytes of optimizer state it holds.
+"""
+import math
+
+import torch
+import torch.distributed as dist
+
+from . import _core
+
+__all__ = ["dtensor_type", "is_dtensor"]
+
+
+def dtensor_type():
+    """torch's DTensor class, or None where this torch has none (1.13)."""
+    for mod in ("torch.distributed.tensor", "torch.distributed._tensor"):
+        try:
+            return getattr(__import__(mod, fromlist=["DTensor"]), "DTensor")
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+def is_dtensor(t):
+    cls = dtensor_type()
+    return cls is not None and isinstance(t, cls)
+
+
+def _chunk_sizes(n, world):
+    """The slice lengths of Shard(d) on `world` ranks: torch.chunk's, then empty slices."""
+    step = -(-n // world) if n else 0
+    sizes = [max(0, min(step, n - r * step)) for r in range(world)] if step else [0] * world
+    return sizes, step
+
+
+def _nbytes(t):
+    return t.numel() * t.element_size()
+
+
+class _Layout:
+    """How a DTensor parameter is split: the mesh group of its one sharded dimension (or None:
+    replicated), that dimension, and the slice lengths."""
+
+    def __init__(self, p, name, where):
+        mesh, shards = p.device_mesh, []
+        for mesh_dim, pl in enumerate(p.placements):
+            if pl.is_replicate():
+                continue
+            if not pl.is_shard() or type(pl).__name__ != "Shard":
+                raise ValueError(f"{where}: {name} has the placement {pl} on mesh dimension "
+                                 f"{mesh_dim}; fanion handles Shard(d) and Replicate() only")
+            if mesh.size(mesh_dim) > 1:
+                shards.append((mesh_dim, pl.dim))
+        if len(shards) > 1:
+            raise ValueError(f"{where}: {name} is sharded along {len(shards)} mesh dimensions "
+                             f"({p.placements}); fanion handles one sharded dimension")
+        self.group = self.dim = None
+        self.world, self.rank = 1, 0
+        if shards:
+            mesh_dim, self.dim = shards[0]
+            self.group = mesh.get_group(mesh_dim)
+            self.world, self.rank = dist.get_world_size(self.group), dist.get_rank(self.group)
+            self.sizes, self.step = _chunk_sizes(p.shape[self.dim], self.world)
+            local = p.to_local().shape[self.dim]
+            if local != self.sizes[self.rank]:
+                raise ValueError(f"{where}: {name} holds {local} of {p.shape[self.dim]} rows of "
+                                 f"dimension {self.dim} on rank {self.rank}; fanion expects "
+                                 f"torch.chunk's split ({self.sizes[self.rank]})")
+
+    def _padded(self, local):
+        shape = list(local.shape)
+        shape[self.dim] = self.step
+        out = local.new_zeros(shape)
+        out.narrow(self.dim, 0, local.shape[self.dim]).copy_(local)
+        return out
+
+    def gather(self, local, owner):
+        """The whole tensor on the owner (None elsewhere); returns (tensor, bytes sent, bytes
+        received)."""
+        buf = self._padded(local)
+        parts = [torch.empty_like(buf) for _ in range(self.world)] if self.rank == owner else None
+        dist.gather(buf, parts, dst=dist.get_global_rank(self.group, owner), group=self.group)
+        if self.rank != owner:
+            return None, _nbytes(buf), 0
+        whole = torch.cat([t.narrow(self.dim, 0, n) for t, n in zip(parts, self.sizes)], self.dim)
+        return whole, 0, _nbytes(buf) * (self.world - 1)
+
+    def scatter(self, whole, like, owner):
+        """This rank's slice of the owner's `whole` (shaped as `like`)."""
+        buf = self._padded(like)
+        parts = None
+        if self.rank == owner:
+            parts, start = [], 0
+            for n in self.sizes:
+                parts.append(self._padded(whole.narrow(self.dim, start, n)).contiguous())
+                start += n
+        dist.scatter(buf, parts, src=dist.get_global_rank(self.group, owner), group=self.group)
+        sent = _nbytes(buf) * (self.world - 1) if self.rank == owner else 0
+        received = 0 if self.rank == owner else _nbytes(buf)
+        return buf.narrow(self.dim, 0, like.shape[self.dim]), sent, received
+
+
+def _sharded_like(local, p):
+    """`local` as a DTensor with p's mesh and placements (state that stays sharded)."""
+    return type(p).from_local(local, p.device_mesh, p.placements, run_check=False,
+                              shape=p.shape, stride=p.stride())
+
+
+def _local(t):
+    return t.to_local() if is_dtensor(t) else t
+
+
+def agree(params, error, grads):
+    """After the local checks of a step, on every rank of the meshes of `params` (all the
+    optimizer's DTensor parameters, the same list on every rank): whether any rank refused the
+    step, and which of `grads` ({id(param): its DTensor gradient} of this step) are non-finite
+    in any rank's slice -- so that every rank refuses, or skips, the same thing."""
+    meshes = {}
+    for p in params:
+        meshes.setdefault(id(p.device_mesh), p.device_mesh)
+    flags = [0 if error is None else 1]
+    for p in params:
+        g = grads.get(id(p))
+        flags.append(0 if g is None or bool(torch.isfinite(g.to_local()).all()) else 1)
+    flags = torch.tensor(flags, dtype=torch.int32)
+    for mesh in meshes.values():
+        for d in range(mesh.ndim):
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=mesh.get_group(d))
+    if error is None and int(flags[0]) != 0:
+        error = ValueError("fanion.optim: another rank refused this step (a bad gradient on "
+                           "that rank); nothing was changed")
+    bad = {id(p) for p, f in zip(params, flags[1:].tolist()) if f}
+    return error, bad
+
+
+def step(opt, work):
+    """Pass 2 of :meth:`NormOptimizer.step` for DTensor parameters."""
+    where = opt._where()
+    stats = dict(matrices=0, owned=0, bytes_sent=0, bytes_received=0)
+    layouts, load = [], {}
+    for gi, pi, group, p, g in work:  # validate everything before anything changes
+        layout = _Layout(p, opt._param_name(gi, pi, p), where)
+        owner = 0
+        if layout.group is not None and not (group["use_adamw"] or p.dim() < 2):
+            m, n = p.shape[0], math.prod(p.shape[1:])
+            ranks = load.setdefault(id(layout.group), [0.0] * layout.world)
+            owner = min(range(layout.world), key=lambda r: ranks[r])
+            ranks[owner] += float(m) * n * min(m, n)
+        layouts.append((layout, owner))
+    for (gi, pi, group, p, g), (layout, owner) in zip(work, layouts):
+        state = opt.state[p]
+        if group["use_adamw"] or p.dim() < 2:
+            opt._adamw_update(group, p, g, state)  # elementwise: DTensor ops on the slices
+            continue
+        p_local, buf = p.to_local(), state.get("momentum_buffer")
+        M, new_buf = _core.effective_gradient(opt._momentum_kind(group), float(group["momentum"]),
+                                              g.to_local(), None if buf is None else _local(buf))
+        if buf is None and new_buf is not None:
+            state["momentum_buffer"] = _sharded_like(new_buf, p)
+        if group["normalize_weights"]:
+            _normalize_weight(group, p, p_local, layout)
+        bases = _true_width(state.get("direction_bases", []))
+        if layout.group is None:  # replicated: every rank holds the matrix
+            d, bases = opt._direction(group).apply(M, bases, group["compute_dtype"])
+        else:
+            stats["matrices"] += 1
+            whole, sent, received = layout.gather(M, owner)
+            d_whole = None
+            if layout.rank == owner:
+                stats["owned"] += 1
+                d_whole, bases = opt._direction(group).apply(whole, bases,
+                                                             group["compute_dtype"])
+            d, s2, r2 = layout.scatter(d_whole, M, owner)
+            box = [bases]
+            dist.broadcast_object_list(box, src=dist.get_global_rank(layout.group, owner),
+                                       group=layout.group)
+            bases = [None if b is None else b.to(p_local.device) for b in box[0]]
+            stats["bytes_sent"] += sent + s2
+            stats["bytes_received"] += received + r2
+        state["direction_bases"] = _fixed_width(bases, opt._direction(group))
+        opt._apply_direction(group, p_local, d, state, shape=p.shape)
+    stats["state_bytes"] = sum(_nbytes(_local(t)) for s in opt.state.values() for t in s.values()
+                               if isinstance(t, torch.Tensor))
+    opt.last_dtensor_stats = stats
+
+
+def _fixed_width(bases, direction):
+    """Warm-start bases (n x r, r <= k: the numerical rank of M) padded with zero columns to
+    n x k. torch.distributed.checkpoint loads into a state of the same shapes, which it makes
+    with a step on zero gradients (r = 0): the shapes must not depend on M."""
+    out = []
+    for b, term in zip(bases, direction.terms):
+        if b is not None and b.shape[1] < term.k:
+            b = torch.cat([b, b.new_zeros(b.shape[0], term.k - b.shape[1])], 1)
+        out.append(b)
+    return out
+
+
+def _true_width(bases):
+    """The inverse of _fixed_width: an orthonormal basis has no zero column."""
+    return [b if b is None else b[:, b.abs().sum(0) > 0] for b in bases]
+
+
+def _normalize_weight(group, p, p_local, layout):
+    """normalize_weights on a sharded matrix: the norm of the whole matrix (the local norm of a
+    DTensor is its slice's)."""
+    sq = p_local.double().pow(2).sum()
+    if layout.group is not None:
+        dist.all_reduce(sq, group=layout.group)
+    norm = max(math.sqrt(float(sq)), 1.1754943508222875e-38)
+    p_local.mul_(math.sqrt(float(p.shape[0])) / norm)

@@ -1,0 +1,102 @@
+"""FSDP2 (fully_shard) and DTensor parameters on 2 and 4 CPU processes over Gloo.
+
+The direction of a sharded matrix must be the whole matrix's: the sharded run equals a single
+process on whole tensors. Tolerance 1e-12 in float64: the same kernels run on the same numbers;
+FSDP2's reduce-scatter averages identical gradients (exact for 2 and 4 ranks) and its forward
+all-gathers the same weights, so the gap is rounding at most.
+"""
+import os
+import socket
+import time
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+import fanion
+import fsdp_workers
+
+
+
+def has_fsdp2():
+    try:
+        from torch.distributed.fsdp import fully_shard  # noqa: F401
+    except ImportError:
+        return False
+    return fanion.dtensor.dtensor_type() is not None
+
+
+pytestmark = [
+    pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                       reason="torch.distributed with Gloo is not available"),
+    pytest.mark.skipif(not has_fsdp2(), reason="FSDP2 and DTensor need torch >= 2.6 (this is "
+                       f"{torch.__version__})"),
+]
+TOL = 1e-12
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(tmp_path, world, fn_name, timeout=240):
+    """fsdp_workers.<fn_name> on `world` spawned ranks; a hang fails (the ranks are killed)."""
+    ctx = mp.get_context("spawn")
+    port = free_port()
+    procs = [ctx.Process(target=fsdp_workers.run,
+                         args=(rank, world, port, fn_name, str(tmp_path)))
+             for rank in range(world)]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    hung = [rank for rank, p in enumerate(procs) if p.is_alive()]
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join()
+    assert not hung, f"ranks {hung} did not finish within {timeout} s (a hang)"
+    results = []
+    for rank in range(world):
+        path = os.path.join(tmp_path, f"rank{rank}.pt")
+        assert os.path.exists(path), f"rank {rank} exited with code {procs[rank].exitcode}"
+        outcome = torch.load(path)
+        assert outcome["ok"], f"rank {rank}: {outcome['error']}\n{outcome['traceback']}"
+        results.append(outcome["result"])
+    return results
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_fully_shard_equals_single_process(tmp_path, world):
+    results = launch(tmp_path, world, "fsdp_vs_single")
+    for name in fsdp_workers.OPTIMIZERS:
+        for rank, r in enumerate(results):
+            assert r[name]["gap"] <= TOL, (name, rank, r[name]["gap"])
+        stats = [r[name]["stats"] for r in results]
+        assert all(s["matrices"] == 3 for s in stats)  # the three weight matrices, gathered
+        assert sum(s["owned"] for s in stats) == 3     # each computed by exactly one owner
+        assert all(s["bytes_sent"] > 0 for s in stats)
+        # The state stays sharded: each rank holds about 1/world of it, never all of it.
+        whole = sum(p.numel() for p in fsdp_workers.make_model().parameters()) * 8
+        assert all(s["state_bytes"] < whole for s in stats), (stats, whole)
+
+
+def test_checkpoint_of_a_sharded_run_resumes_the_trajectory(tmp_path):
+    for rank, r in enumerate(launch(tmp_path, 2, "checkpoint_resume")):
+        assert r["has_bases"], rank
+        assert r["gap"] <= TOL, (rank, r["gap"])
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_distribute_tensor_by_hand(tmp_path, world):
+    for rank, r in enumerate(launch(tmp_path, world, "by_hand")):
+        assert r["gap"] <= TOL, (rank, r["gap"])
+        assert "non-finite" in r["nan_error"] and "rows" in r["nan_error"], r["nan_error"]
+        assert r["unchanged"], rank
+        if world == 4:
+            assert "blocks" in r["placement_error"] and "2 mesh dimensions" in \
+                r["placement_error"], r["placement_error"]
