@@ -1,4 +1,5 @@
-"""The examples run (shortened): Fashion-MNIST with F-Muon + AdamW, and its torchrun version."""
+"""The examples run (shortened): Fashion-MNIST with F-Muon + AdamW, and its torchrun versions
+(DDP with the sharded mode; FSDP2)."""
 import os
 import socket
 import subprocess
@@ -25,19 +26,37 @@ def test_fashion_mnist_example_learns():
     assert acc > 0.65  # 10 classes: chance is 0.1; ~0.75 after 30 steps
 
 
-@needs_data
-def test_distributed_example_with_torchrun():
-    env = dict(os.environ)
+def torchrun(script, *args):
+    """`script` on 2 ranks with the torchrun of this Python's torch (the torchrun on PATH may
+    belong to another torch); returns the return code and the output."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    # torchrun of this Python's torch (the torchrun on PATH may belong to another torch).
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
            "--redirects", "1", "--tee", "1", "--master_addr", "127.0.0.1",
-           "--master_port", str(port), os.path.join(EXAMPLES, "distributed_fashion_mnist.py"),
-           "--limit", "2560", "--batch-size", "128"]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out[-3000:]
+           "--master_port", str(port), os.path.join(EXAMPLES, script), *args]
+    run = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True,
+                         timeout=180)
+    return run.returncode, run.stdout + run.stderr
+
+
+@needs_data
+def test_distributed_example_with_torchrun():
+    rc, out = torchrun("distributed_fashion_mnist.py", "--limit", "2560", "--batch-size", "128")
+    assert rc == 0, out[-3000:]
     assert "parameters identical on all ranks: True" in out, out[-3000:]
     assert "test accuracy" in out
+
+
+@needs_data
+def test_fsdp_example_with_torchrun():
+    try:
+        from torch.distributed.fsdp import fully_shard  # noqa: F401
+    except ImportError:
+        pytest.skip("FSDP2 needs torch >= 2.6")
+    rc, out = torchrun("fsdp_fashion_mnist.py", "--limit", "2560", "--batch-size", "128")
+    assert rc == 0, out[-3000:]
+    accuracy = float(out.split("test accuracy ")[1].split("%")[0])
+    assert accuracy > 50.0, out[-3000:]  # 20 steps; chance is 10%
+    for rank in (0, 1):
+        assert f"rank {rank}: " in out and " matrices computed here" in out, out[-3000:]
