@@ -23,8 +23,12 @@ DTensors are computed locally by every rank. Placements fanion cannot split (``P
 sharded dimensions of one matrix, strided shards of FSDP2 + tensor parallel) raise a ValueError
 naming the parameter before anything changes.
 
-``optimizer.last_dtensor_stats`` reports the last step: matrices gathered, owned here, the bytes
-this rank sent and received, and the bytes of optimizer state it holds.
+For a direction that is one top-k term (Neon, Fanion-k) the owner sends the factors instead of
+the slices where that is fewer numbers (the paper's §7.4): the rows of U to their ranks and V
+(n x k) to all, (m + n) k numbers against m n; each rank forms its rows of U Vᵀ.
+
+``optimizer.last_dtensor_stats`` reports the last step: matrices gathered, owned here, sent as
+factors, the bytes this rank sent and received, and the bytes of optimizer state it holds.
 """
 import math
 
@@ -92,11 +96,12 @@ class _Layout:
                                  f"dimension {self.dim} on rank {self.rank}; fanion expects "
                                  f"torch.chunk's split ({self.sizes[self.rank]})")
 
-    def _padded(self, local):
+    def _padded(self, local, dim=None):
+        dim = self.dim if dim is None else dim
         shape = list(local.shape)
-        shape[self.dim] = self.step
+        shape[dim] = self.step
         out = local.new_zeros(shape)
-        out.narrow(self.dim, 0, local.shape[self.dim]).copy_(local)
+        out.narrow(dim, 0, local.shape[dim]).copy_(local)
         return out
 
     def gather(self, local, owner):
@@ -110,19 +115,30 @@ class _Layout:
         whole = torch.cat([t.narrow(self.dim, 0, n) for t, n in zip(parts, self.sizes)], self.dim)
         return whole, 0, _nbytes(buf) * (self.world - 1)
 
-    def scatter(self, whole, like, owner):
-        """This rank's slice of the owner's `whole` (shaped as `like`)."""
-        buf = self._padded(like)
+    def scatter(self, whole, like, owner, dim=None):
+        """This rank's slice, along `dim` (the sharded one by default), of the owner's `whole`;
+        `like` has this rank's shape and dtype."""
+        dim = self.dim if dim is None else dim
+        buf = self._padded(like, dim)
         parts = None
         if self.rank == owner:
             parts, start = [], 0
             for n in self.sizes:
-                parts.append(self._padded(whole.narrow(self.dim, start, n)).contiguous())
+                parts.append(self._padded(whole.narrow(dim, start, n), dim).contiguous())
                 start += n
         dist.scatter(buf, parts, src=dist.get_global_rank(self.group, owner), group=self.group)
-        sent = _nbytes(buf) * (self.world - 1) if self.rank == owner else 0
-        received = 0 if self.rank == owner else _nbytes(buf)
-        return buf.narrow(self.dim, 0, like.shape[self.dim]), sent, received
+        return buf.narrow(dim, 0, like.shape[dim]), *self._traffic(buf, owner)
+
+    def broadcast(self, t, owner):
+        """The owner's `t` on every rank (`t` has its shape and dtype everywhere)."""
+        dist.broadcast(t, src=dist.get_global_rank(self.group, owner), group=self.group)
+        return t, *self._traffic(t, owner)
+
+    def _traffic(self, buf, owner):
+        """(bytes sent, bytes received) here by a one-to-all exchange of `buf` per rank."""
+        if self.rank == owner:
+            return _nbytes(buf) * (self.world - 1), 0
+        return 0, _nbytes(buf)
 
 
 def _sharded_like(local, p):
@@ -161,7 +177,7 @@ def agree(params, error, grads):
 def step(opt, work):
     """Pass 2 of :meth:`NormOptimizer.step` for DTensor parameters."""
     where = opt._where()
-    stats = dict(matrices=0, owned=0, bytes_sent=0, bytes_received=0)
+    stats = dict(matrices=0, owned=0, factored=0, bytes_sent=0, bytes_received=0)
     layouts, load = [], {}
     for gi, pi, group, p, g in work:  # validate everything before anything changes
         layout = _Layout(p, opt._param_name(gi, pi, p), where)
@@ -190,23 +206,81 @@ def step(opt, work):
         else:
             stats["matrices"] += 1
             whole, sent, received = layout.gather(M, owner)
-            d_whole = None
-            if layout.rank == owner:
-                stats["owned"] += 1
-                d_whole, bases = opt._direction(group).apply(whole, bases,
-                                                             group["compute_dtype"])
-            d, s2, r2 = layout.scatter(d_whole, M, owner)
-            box = [bases]
-            dist.broadcast_object_list(box, src=dist.get_global_rank(layout.group, owner),
-                                       group=layout.group)
-            bases = [None if b is None else b.to(p_local.device) for b in box[0]]
-            stats["bytes_sent"] += sent + s2
-            stats["bytes_received"] += received + r2
+            stats["owned"] += layout.rank == owner
+            factored = _factored(opt._direction(group), p.shape, layout)
+            if factored is not None:
+                stats["factored"] += 1
+                d, bases, traffic = _top_k_by_factors(factored, whole, M, bases, group, layout,
+                                                      owner)
+            else:
+                d, bases, traffic = _by_slices(opt._direction(group), whole, M, bases, group,
+                                               layout, owner)
+            stats["bytes_sent"] += sent + traffic[0]
+            stats["bytes_received"] += received + traffic[1]
         state["direction_bases"] = _fixed_width(bases, opt._direction(group))
         opt._apply_direction(group, p_local, d, state, shape=p.shape)
     stats["state_bytes"] = sum(_nbytes(_local(t)) for s in opt.state.values() for t in s.values()
                                if isinstance(t, torch.Tensor))
     opt.last_dtensor_stats = stats
+
+
+def _by_slices(direction, whole, M, bases, group, layout, owner):
+    """The owner computes d of the whole matrix and scatters its slices; the bases follow."""
+    d_whole = None
+    if layout.rank == owner:
+        d_whole, bases = direction.apply(whole, bases, group["compute_dtype"])
+    d, sent, received = layout.scatter(d_whole, M, owner)
+    box = [bases]
+    dist.broadcast_object_list(box, src=dist.get_global_rank(layout.group, owner),
+                               group=layout.group)
+    bases = [None if b is None else b.to(M.device) for b in box[0]]
+    return d, bases, (sent, received)
+
+
+def _factored(direction, shape, layout):
+    """(term, k) when d is one top-k term (Neon, Fanion-k) whose factors are fewer numbers to
+    send than the slices of the m x n update (the paper's §7.4: (m + n) k against m n) and the
+    slices are rows (Shard(0), as FSDP2 shards); else None."""
+    terms = direction.terms
+    if len(terms) != 1 or terms[0].kind != "fanion" or layout.dim != 0:
+        return None
+    m, n = shape[0], math.prod(shape[1:])
+    kk = min(terms[0].k, m, n)
+    if layout.step * kk + n * kk + 1 >= layout.step * n:
+        return None
+    return terms[0], kk
+
+
+def _top_k_by_factors(factored, whole, M, bases, group, layout, owner):
+    """d = w U Vᵀ from the owner's top-k SVD: it scatters the rows of U and broadcasts V (with
+    the rank r in front); each rank multiplies its rows. Every rank keeps V as the warm start
+    where the method takes one, as Direction.apply does."""
+    term, kk = factored
+    cdt = group["compute_dtype"] or (torch.float64 if M.dtype == torch.float64
+                                     else torch.float32)
+    m, n = sum(layout.sizes), math.prod(M.shape[1:])
+    method = term.top_k.method
+    if method == "auto":
+        method = _core.top_k_auto_method(m, n, kk)
+    U_all, packed = None, torch.zeros(1 + n * kk, dtype=cdt, device=M.device)
+    if layout.rank == owner:
+        basis = bases[0] if bases else None
+        U, _, V, _ = _core.top_k_svd(_core.as_matrix(whole).to(cdt), kk, term.top_k, basis)
+        r = U.shape[1]
+        U_all = torch.zeros(m, kk, dtype=cdt, device=M.device)
+        U_all[:, :r] = U
+        packed[0] = r
+        packed[1:].view(n, kk)[:, :r] = V
+    like = torch.zeros(layout.sizes[layout.rank], kk, dtype=cdt, device=M.device)
+    U_rows, s1, r1 = layout.scatter(U_all, like, owner, dim=0)
+    packed, s2, r2 = layout.broadcast(packed, owner)
+    r = int(packed[0].item())
+    V = packed[1:].view(n, kk)[:, :r]
+    d = torch.matmul(U_rows[:, :r], V.transpose(0, 1))
+    if term.weight != 1.0:
+        d = d * term.weight
+    bases = [V.clone() if _core.accepts_warm_start(method) else None]
+    return d.reshape(M.shape).to(M.dtype), bases, (s1 + s2, r1 + r2)
 
 
 def _fixed_width(bases, direction):

@@ -80,6 +80,8 @@ def test_fully_shard_equals_single_process(tmp_path, world):
         assert all(s["matrices"] == 3 for s in stats)  # the three weight matrices, gathered
         assert sum(s["owned"] for s in stats) == 3     # each computed by exactly one owner
         assert all(s["bytes_sent"] > 0 for s in stats)
+        # Fanion-k sends U and V where they are fewer numbers than the slices (10x12, k=2).
+        assert all((s["factored"] > 0) == (name == "fanion_warm") for s in stats), stats
         # The state stays sharded: each rank holds about 1/world of it, never all of it.
         whole = sum(p.numel() for p in fsdp_workers.make_model().parameters()) * 8
         assert all(s["state_bytes"] < whole for s in stats), (stats, whole)
