@@ -44,6 +44,8 @@ all-reduce) and checks, at each step, that all ranks hold the same parameter lis
 a clear error instead of hanging.
 """
 import math
+import re
+import warnings
 
 import torch
 
@@ -59,6 +61,9 @@ MOMENTUM_KINDS = tuple(_core.momentum_kinds())  # none, heavy_ball, nesterov, ne
 NS_NORMALIZATIONS = ("gram", "frobenius")
 SHAPE_SCALES = ("none", "muon", "spectral", "match_rms_adamw")
 NONFINITE_POLICIES = ("error", "skip")
+# Names that nn.Embedding weights usually have (wte, wpe, embed_tokens, tok_embeddings, ...):
+# given to a matrix direction they get a warning (a lookup table is not a linear map's matrix).
+_EMBEDDING_NAME = re.compile(r"(^|\.)(wte|wpe|\w*embed\w*|emb)\.weight$")
 _FLT_MIN = 1.1754943508222875e-38  # std::numeric_limits<float>::min()
 # Options of some family; given to an optimizer that lacks them, they are a mistake.
 _FAMILY_KEYS = {"direction", "k", "alpha", "sign_lr_coeff", "method", "ns_steps", "ns_schedule",
@@ -308,6 +313,19 @@ class NormOptimizer(torch.optim.Optimizer):
         except Exception:
             self.param_groups.pop()
             raise
+        self._warn_embeddings(g)
+
+    def _warn_embeddings(self, group):
+        """Once per parameter: an embedding handed to the matrix direction, by its name."""
+        if group["use_adamw"]:
+            return
+        for p in group["params"]:
+            name = self._names.get(id(p), "")
+            if p.dim() >= 2 and _EMBEDDING_NAME.search(name):
+                warnings.warn(f"{self._where()}: {name} looks like an embedding (by its name) "
+                              "and gets the matrix direction; embeddings and the output head "
+                              "usually go to AdamW: fanion.param_groups(model) splits them, or "
+                              "put them in a group with use_adamw=True", stacklevel=3)
 
     def _check_params(self, group, gi):
         where = self._where()

@@ -80,3 +80,14 @@ def test_bad_input_is_named():
         fanion.param_groups(TinyLM(), head="nope")
     with pytest.raises(ValueError, match="adamw_lr"):
         fanion.param_groups(TinyLM(), adamw_lr=-1)
+
+
+def test_an_embedding_given_to_the_matrix_direction_warns_by_name():
+    model = TinyLM()
+    with pytest.warns(UserWarning, match="wte.weight looks like an embedding"):
+        fanion.Muon(model.named_parameters())
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the usual split warns about nothing
+        fanion.Muon(fanion.param_groups(model))
+        fanion.Muon(model.parameters())  # no names: nothing to go by
