@@ -180,6 +180,9 @@ def step(opt, work):
     stats = dict(matrices=0, owned=0, factored=0, bytes_sent=0, bytes_received=0)
     layouts, load = [], {}
     for gi, pi, group, p, g in work:  # validate everything before anything changes
+        if group["batched"] and p.dim() >= 3 and not group["use_adamw"]:
+            raise ValueError(f"{where}: {opt._param_name(gi, pi, p)}: batched=True is not "
+                             "available for DTensor parameters yet")
         layout = _Layout(p, opt._param_name(gi, pi, p), where)
         owner = 0
         if layout.group is not None and not (group["use_adamw"] or p.dim() < 2):

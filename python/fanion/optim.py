@@ -73,7 +73,7 @@ _FAMILY_KEYS = {"direction", "k", "alpha", "sign_lr_coeff", "method", "ns_steps"
 _COMMON_DEFAULTS = dict(
     lr=0.02, momentum=0.95, nesterov=True, momentum_kind=None, weight_decay=0.0,
     shape_scale="none", normalize_weights=False, compute_dtype=None, on_nonfinite="error",
-    use_adamw=False, adamw_for_non_matrix=True, adamw_lr=3e-4, adamw_beta1=0.9,
+    batched=False, use_adamw=False, adamw_for_non_matrix=True, adamw_lr=3e-4, adamw_beta1=0.9,
     adamw_beta2=0.95, adamw_eps=1e-8, adamw_weight_decay=0.0,
 )
 
@@ -111,6 +111,11 @@ class NormOptimizer(torch.optim.Optimizer):
         compute_dtype (torch.dtype or None): dtype of the direction computation (None: float64
             stays float64, everything else float32).
         on_nonfinite (str): ``"error"`` (refuse the step) or ``"skip"`` (skip that parameter).
+        batched (bool): a parameter of rank >= 3 is a batch of matrices over its last two
+            dimensions (experts, heads): one direction per matrix, ``shape_scale`` of one
+            matrix; the Muon term of a batch is one batched polar factor. False (the default):
+            it is one (d0, d1 * ... ) matrix, as conv weights (out, in * kh * kw) must be.
+            A 2-D parameter in a batched group is an error.
         use_adamw (bool): the whole group is trained by AdamW with ``lr``.
         adamw_for_non_matrix (bool): rank < 2 parameters go to AdamW (True) or are rejected.
         adamw_lr, adamw_betas, adamw_eps, adamw_weight_decay: the built-in AdamW (betas are
@@ -126,7 +131,7 @@ class NormOptimizer(torch.optim.Optimizer):
     def __init__(self, params, direction=None, *, lr=0.02, momentum=0.95, nesterov=True,
                  momentum_kind=None, weight_decay=0.0, shape_scale="none",
                  normalize_weights=False, compute_dtype=None, on_nonfinite="error",
-                 use_adamw=False, adamw_for_non_matrix=True, adamw_lr=3e-4,
+                 batched=False, use_adamw=False, adamw_for_non_matrix=True, adamw_lr=3e-4,
                  adamw_betas=(0.9, 0.95), adamw_eps=1e-8, adamw_weight_decay=0.0,
                  process_group=None, distributed=False, timeout=None, _direction_options=None):
         self._names = {}
@@ -143,7 +148,8 @@ class NormOptimizer(torch.optim.Optimizer):
                         momentum_kind=momentum_kind, weight_decay=weight_decay,
                         shape_scale=shape_scale, normalize_weights=normalize_weights,
                         compute_dtype=compute_dtype, on_nonfinite=on_nonfinite,
-                        use_adamw=use_adamw, adamw_for_non_matrix=adamw_for_non_matrix,
+                        batched=batched, use_adamw=use_adamw,
+                        adamw_for_non_matrix=adamw_for_non_matrix,
                         adamw_lr=adamw_lr, adamw_beta1=adamw_betas[0],
                         adamw_beta2=adamw_betas[1], adamw_eps=adamw_eps,
                         adamw_weight_decay=adamw_weight_decay)
@@ -162,6 +168,10 @@ class NormOptimizer(torch.optim.Optimizer):
             check_real(timeout, "timeout", where, low=0.0, low_open=True)
         self._sharding = None
         self.last_dtensor_stats = {}
+        if (process_group is not None or distributed) and any(
+                g["batched"] for g in self.param_groups):
+            raise ValueError(f"{where}: batched=True is not available in the sharded mode "
+                             "(distributed=True / process_group) yet")
         if self._dtensors() and (process_group is not None or distributed):
             raise ValueError(f"{where}: distributed=True / process_group is for replicated "
                              "(DDP) parameters; DTensor (FSDP2) parameters are handled by "
@@ -201,6 +211,10 @@ class NormOptimizer(torch.optim.Optimizer):
         check_bool(g["normalize_weights"], "normalize_weights", where)
         check_dtype(g["compute_dtype"], "compute_dtype", where)
         check_choice(g["on_nonfinite"], "on_nonfinite", where, NONFINITE_POLICIES)
+        check_bool(g["batched"], "batched", where)
+        if g["batched"] and g["normalize_weights"]:
+            raise ValueError(f"{where}: normalize_weights=True is not defined for batched=True "
+                             "(whose matrix would it normalize?); use one of them")
         check_bool(g["use_adamw"], "use_adamw", where)
         check_bool(g["adamw_for_non_matrix"], "adamw_for_non_matrix", where)
         check_real(g["adamw_lr"], "adamw_lr", where, low=0.0)
@@ -336,6 +350,10 @@ class NormOptimizer(torch.optim.Optimizer):
             if not p.is_floating_point():
                 raise TypeError(f"{where}: {self._param_name(gi, pi, p)} has dtype {p.dtype}; "
                                 "only floating point parameters can be optimized")
+            if p.dim() == 2 and group["batched"] and not group["use_adamw"]:
+                raise ValueError(f"{where}: {self._param_name(gi, pi, p)} is a matrix, not a "
+                                 "batch of matrices, and its group has batched=True; put it in "
+                                 "a group with batched=False")
             if p.dim() < 2 and not group["use_adamw"] and not group["adamw_for_non_matrix"]:
                 raise ValueError(f"{where}: {self._param_name(gi, pi, p)} is not a matrix "
                                  "(rank < 2) and adamw_for_non_matrix is False; put it in a "
@@ -514,10 +532,36 @@ class NormOptimizer(torch.optim.Optimizer):
     def _matrix_update(self, group, p, g, state):
         M = self._effective_gradient(group, g, state)
         self._normalize_weight(group, p)
-        d, bases = self._direction(group).apply(M, state.get("direction_bases", []),
-                                                group["compute_dtype"])
+        bases = state.get("direction_bases", [])
+        if group["batched"] and p.dim() >= 3:
+            d, bases = self._batched_direction(group, M, bases)
+            shape = p.shape[-2:]
+        else:
+            d, bases = self._direction(group).apply(M, bases, group["compute_dtype"])
+            shape = None
         state["direction_bases"] = bases
-        self._apply_direction(group, p, d, state)
+        self._apply_direction(group, p, d, state, shape=shape)
+
+    def _batched_direction(self, group, M, bases):
+        """batched=True: d of each matrix M[i] over the last two dimensions. A direction that is
+        one Muon term takes one batched polar factor of the whole stack; any other goes matrix
+        by matrix. The bases of matrix i are bases[i * T:(i + 1) * T] (T terms): a flat list,
+        as state_dict() keeps them."""
+        direction = self._direction(group)
+        stack = M.reshape(-1, *M.shape[-2:])
+        terms = direction.terms
+        if len(terms) == 1 and terms[0].kind == "muon":
+            cdt = group["compute_dtype"] or (torch.float64 if M.dtype == torch.float64
+                                             else torch.float32)
+            Q, _ = _core.polar_factor(stack.to(cdt), terms[0].polar)
+            d = Q if terms[0].weight == 1.0 else Q * terms[0].weight
+            return d.reshape(M.shape).to(M.dtype), [None] * stack.shape[0]
+        T, out, new = len(terms), [], []
+        for i in range(stack.shape[0]):
+            d, b = direction.apply(stack[i], bases[i * T:(i + 1) * T], group["compute_dtype"])
+            out.append(d)
+            new += list(b)
+        return torch.stack(out).reshape(M.shape), new
 
 
 def _solver_defaults(kind, method):
