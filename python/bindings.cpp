@@ -523,9 +523,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
           py::arg("M"), py::arg("compute_dtype") = py::none())
       .def(
           "apply",
-          [](const Direction& d, const at::Tensor& M, py::object bases, py::object compute_dtype) {
+          [](const Direction& d, const at::Tensor& M, py::object bases, py::object compute_dtype,
+             bool stats) {
             auto dt = dtype_from_py(compute_dtype, "compute_dtype");
-            if (bases.is_none()) {
+            if (bases.is_none() && !stats) {
               at::Tensor out;
               {
                 py::gil_scoped_release nogil;
@@ -534,17 +535,23 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
               return py::object(py::cast(out));
             }
             DirectionState state;
-            state.bases = bases_from_py(bases);
+            if (!bases.is_none()) state.bases = bases_from_py(bases);
             at::Tensor out;
             {
               py::gil_scoped_release nogil;
               out = d.apply(checked_tensor(M, "M"), &state, dt);
             }
+            if (stats) {
+              return py::object(py::make_tuple(out, bases_to_py(state.bases), state.fallbacks));
+            }
             return py::object(py::make_tuple(out, bases_to_py(state.bases)));
           },
           py::arg("M"), py::arg("bases") = py::none(), py::arg("compute_dtype") = py::none(),
+          py::arg("stats") = false,
           "d(M) in M's dtype, computed in compute_dtype. With `bases` (a list, one slot per "
-          "term, None where empty) returns (d, new_bases): the warm starts for the next step.")
+          "term, None where empty) returns (d, new_bases): the warm starts for the next step. "
+          "stats=True returns (d, new_bases, fallbacks): how many top-k solves did not converge "
+          "and were redone by the exact SVD.")
       .def("dual_norm", &Direction::dual_norm, py::arg("M"))
       .def("primal_norm", &Direction::primal_norm, py::arg("D"))
       .def(

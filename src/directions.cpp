@@ -14,9 +14,30 @@
 namespace fanion {
 namespace {
 
+// d(cM) = d(M) for c > 0, but the solvers square and sum entries: in fp32 ||M||_F underflows
+// below ~1e-19, and the Gram normalization of Newton–Schulz (||MᵀM||_F: fourth powers) under-
+// or overflows outside ~[1e-9, 1e9] (fp64: [1e-76, 1e76]). Multiplying by a power of two that
+// brings max|M_ij| into [1, 2) changes no bit of any later result (each operation only shifts
+// exponents) except where a solver compares with an absolute constant, so it is done only
+// outside [2^-E, 2^E], E = 24 (fp32, bf16) or 224 (fp64), which leaves room for fourth powers
+// summed over 2^30 entries: ordinary gradients keep the exact arithmetic of published Muons. The decision is a tensor,
+// not a host branch, so the GPU does not synchronize. fp16 is left alone (its range is too
+// small to leave room). One reduction and one elementwise pass (docs/DESIGN.md §2).
+at::Tensor scale_safe(const at::Tensor& mat) {
+  const auto t = mat.scalar_type();
+  if (t != at::kFloat && t != at::kDouble && t != at::kBFloat16) return mat;
+  const bool fp64 = t == at::kDouble;
+  const double E = fp64 ? 224.0 : 24.0;
+  const auto amax = mat.abs().amax().to(at::kDouble);
+  const auto e = at::floor(at::log2(amax)).clamp(fp64 ? -1022.0 : -126.0, fp64 ? 1023.0 : 127.0);
+  const auto keep = e.abs().le(E).logical_or(amax.eq(0)).logical_or(amax.isfinite().logical_not());
+  return mat * at::where(keep, at::ones_like(e), at::exp2(-e)).to(t);
+}
+
 // d for one basic term on a 2-D matrix already in the compute dtype. `warm` is the term's
 // slot in the parameter's DirectionState (may be null).
-at::Tensor basic_direction(const DirectionTerm& t, const at::Tensor& M, at::Tensor* warm) {
+at::Tensor basic_direction(const DirectionTerm& t, const at::Tensor& M, at::Tensor* warm,
+                           int64_t* fallbacks) {
   switch (t.kind) {
     case DirectionKind::kNsgd: {
       // M / ||M||_F, and 0 for M = 0 (clamping the norm keeps it sync-free on GPU).
@@ -30,12 +51,16 @@ at::Tensor basic_direction(const DirectionTerm& t, const at::Tensor& M, at::Tens
     case DirectionKind::kMuon:
       return polar_factor(M, t.polar).Q;
     case DirectionKind::kFanion: {
-      auto r = top_k_svd(M, std::min<int64_t>(t.k, std::min(M.size(0), M.size(1))), t.top_k,
-                         warm ? *warm : at::Tensor());
       const int64_t k = std::min<int64_t>(t.k, std::min(M.size(0), M.size(1)));
+      auto r = top_k_svd(M, k, t.top_k, warm ? *warm : at::Tensor());
       const TopKMethod used = t.top_k.method == TopKMethod::kAuto
                                   ? top_k_auto_method(M.size(0), M.size(1), k)
                                   : t.top_k.method;
+      if (r.stats.status != SolverStatus::kConverged) {
+        // An unconverged subspace is not the direction: redo it exactly, and say so (§3).
+        r = top_k_svd(M, k, TopKOptions(t.top_k).set_method(TopKMethod::kExact));
+        if (fallbacks) ++*fallbacks;
+      }
       if (warm && accepts_warm_start(used)) *warm = r.V;  // next step starts here (§3)
       return at::matmul(r.U, r.V.transpose(0, 1));
     }
@@ -205,10 +230,17 @@ at::Tensor Direction::apply(const at::Tensor& M, DirectionState* state,
       as_matrix(M).to(compute_dtype.value_or(default_compute_dtype(M.scalar_type())));
   if (mat.numel() == 0) return at::zeros_like(M);  // an empty matrix has the zero direction
   if (state && state->bases.size() != terms_.size()) state->bases.resize(terms_.size());
+  // sign(M) needs no rescaling, and rescaling could flush M's tiniest entries to 0.
+  const bool only_sign = std::all_of(terms_.begin(), terms_.end(), [](const DirectionTerm& t) {
+    return t.kind == DirectionKind::kSign;
+  });
+  const at::Tensor safe = only_sign ? mat : scale_safe(mat);
   at::Tensor out;
   for (size_t i = 0; i < terms_.size(); ++i) {
     const auto& t = terms_[i];
-    at::Tensor d = basic_direction(t, mat, state ? &state->bases[i] : nullptr);
+    at::Tensor d =
+        basic_direction(t, t.kind == DirectionKind::kSign ? mat : safe,
+                        state ? &state->bases[i] : nullptr, state ? &state->fallbacks : nullptr);
     if (!out.defined()) {
       out = t.weight == 1.0 ? d : d * t.weight;
     } else {

@@ -42,6 +42,9 @@ struct DirectionTerm {
 /// the right singular basis an iterative top-k solver can warm-start from.
 struct DirectionState {
   std::vector<at::Tensor> bases;
+  /// Top-k solves that ended not converged or with a numerical issue and were redone by the
+  /// exact SVD (docs/DESIGN.md §3): the answer is exact, but the solver did not do its job.
+  int64_t fallbacks = 0;
 };
 
 class Direction {

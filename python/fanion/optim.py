@@ -537,10 +537,25 @@ class NormOptimizer(torch.optim.Optimizer):
             d, bases = self._batched_direction(group, M, bases)
             shape = p.shape[-2:]
         else:
-            d, bases = self._direction(group).apply(M, bases, group["compute_dtype"])
+            d, bases, fallbacks = self._direction(group).apply(M, bases, group["compute_dtype"],
+                                                               stats=True)
+            self._count_fallbacks(p, state, fallbacks)
             shape = None
         state["direction_bases"] = bases
         self._apply_direction(group, p, d, state, shape=shape)
+
+    def _count_fallbacks(self, p, state, fallbacks):
+        """A top-k solve that did not converge was redone by the exact SVD (docs/DESIGN.md §3):
+        counted in the parameter's state, and a warning the first time, naming it."""
+        if not fallbacks:
+            return
+        state["solver_fallbacks"] = state.get("solver_fallbacks", 0) + fallbacks
+        if state["solver_fallbacks"] == fallbacks:
+            name = self._names.get(id(p), f"a parameter of shape {list(p.shape)}")
+            warnings.warn(f"{self._where()}: the top-k solver did not converge for {name}; "
+                          "its direction was computed by the exact SVD instead (slower). "
+                          "state['solver_fallbacks'] counts these; raise max_passes or "
+                          "solver_tol, or choose method='exact'", RuntimeWarning, stacklevel=3)
 
     def _batched_direction(self, group, M, bases):
         """batched=True: d of each matrix M[i] over the last two dimensions. A direction that is

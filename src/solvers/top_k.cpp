@@ -1,6 +1,7 @@
 #include "fanion/solvers/top_k.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -68,9 +69,22 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
   TopKMethod method = options.method;
   if (method == TopKMethod::kAuto) method = top_k_auto_method(M.size(0), M.size(1), k);
   if (p == 0) method = TopKMethod::kExact;
+  // The solvers' floors (lost Krylov columns, residuals at rounding level, the numerical
+  // rank) are relative to a unit scale: a power of two bringing max|M_ij| into [1, 2) makes
+  // them relative to M's, at any magnitude the dtype holds; it changes no other bit (every
+  // operation only shifts exponents), and S is scaled back (docs/DESIGN.md §3).
+  int exponent = 0;
+  {
+    const double amax = M.numel() ? M.abs().max().item<double>() : 0.0;
+    if (amax > 0.0 && std::isfinite(amax)) {
+      std::frexp(amax, &exponent);  // amax in [2^(exponent - 1), 2^exponent)
+      exponent -= 1;
+    }
+  }
+  const at::Tensor Ms = exponent == 0 ? M : M * std::ldexp(1.0, -exponent);
   // Iterative methods need a floating type they can orthonormalize in.
   const bool low_precision = M.scalar_type() != at::kFloat && M.scalar_type() != at::kDouble;
-  const at::Tensor A = low_precision ? M.to(at::kFloat) : M;
+  const at::Tensor A = low_precision ? Ms.to(at::kFloat) : Ms;
   TopKResult out;
   switch (method) {
     case TopKMethod::kAuto:
@@ -80,8 +94,8 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
       // fp32: at large k it must not cost more than the Newton–Schulz polar factor.
       const bool fast = options.method == TopKMethod::kAuto && M.scalar_type() != at::kDouble;
       auto svd = method == TopKMethod::kGram
-                     ? detail::gram_svd(M, options.rel_rank_tol, fast ? at::kFloat : at::kDouble)
-                     : detail::truncated_svd(M, options.rel_rank_tol);
+                     ? detail::gram_svd(Ms, options.rel_rank_tol, fast ? at::kFloat : at::kDouble)
+                     : detail::truncated_svd(Ms, options.rel_rank_tol);
       const int64_t r = std::min<int64_t>(k, svd.S.numel());  // clamp k to the numerical rank
       out.stats.matmuls = method == TopKMethod::kGram ? 2 : 0;
       out.U = svd.U.narrow(1, 0, r);
@@ -124,7 +138,7 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
   }
   const auto dtype = M.scalar_type();
   out.U = out.U.to(dtype);
-  out.S = out.S.to(dtype);
+  out.S = (exponent == 0 ? out.S : out.S * std::ldexp(1.0, exponent)).to(dtype);
   out.V = out.V.to(dtype);
   return out;
 }

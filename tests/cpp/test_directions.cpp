@@ -374,6 +374,38 @@ TEST(DirectionsInvariants, ScaleInvariance) {
   }
 }
 
+// d(cM) = d(M) for c from the smallest normal number to the largest finite one over the matrix
+// size, in fp32 and fp64 (docs/DESIGN.md §2). The entries of M are at least 1 in magnitude, so
+// that c M has no subnormal entries at the bottom of the range (which would lose bits before the
+// direction sees them).
+TEST(DirectionsInvariants, ScaleInvarianceOverTheWholeRangeOfTheDtype) {
+  for (auto dtype : kDtypes) {
+    const bool fp64 = dtype == at::kDouble;
+    const double lowest = fp64 ? std::numeric_limits<double>::min()
+                               : static_cast<double>(std::numeric_limits<float>::min());
+    const double highest = fp64 ? std::numeric_limits<double>::max()
+                                : static_cast<double>(std::numeric_limits<float>::max());
+    const int64_t m = 12, n = 9;
+    const at::Tensor G = randn({m, n}, 41);
+    const at::Tensor M = (at::sign(G) * (1.0 + G.abs())).to(dtype);  // |M_ij| in [1, ~4.5]
+    const double top = max_abs(M);
+    std::vector<double> scales = {lowest, 1e-30, 1e-20, 1e-10,
+                                  1e10,   1e20,  1e30,  highest / (top * m * n)};
+    if (fp64) {
+      for (double c : {1e-300, 1e-200, 1e-100, 1e100, 1e200, 1e300}) scales.push_back(c);
+    }
+    for (const auto& s : all_specs()) {
+      SCOPED_TRACE(s.name + (fp64 ? " fp64" : " fp32"));
+      const at::Tensor D = s.dir(M);
+      for (double c : scales) {
+        const at::Tensor Dc = s.dir(M * c);
+        ASSERT_TRUE(all_finite(Dc)) << "c=" << c;
+        EXPECT_LE(rel_err(Dc, D), mat_tol(dtype, s.dir)) << "c=" << c;
+      }
+    }
+  }
+}
+
 TEST(DirectionsInvariants, ZeroGivesZero) {
   for (auto dtype : kDtypes) {
     for (const auto& c : standard_cases(dtype)) {

@@ -507,6 +507,31 @@ std::vector<SpectrumCase> spectrum_cases(at::ScalarType dtype) {
   };
 }
 
+// The floors inside the solvers are relative to M's scale (docs/DESIGN.md §3): at 1e-30 ... 1e30
+// every method converges to the top-k subspace, <M, U Vᵀ> = the Ky Fan k-norm.
+TEST(SolversTopK, EveryMethodAtEveryScale) {
+  const int64_t k = 5;
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    const at::Tensor M = randn({120, 100}, 23, dtype);
+    const double ky_fan = exact_svd(M).S.narrow(0, 0, k).sum().item<double>();
+    for (auto method : {TopKMethod::kExact, TopKMethod::kGram, TopKMethod::kLanczos,
+                        TopKMethod::kBlockKrylov, TopKMethod::kSubspaceIteration}) {
+      for (double c : {1e-30, 1e-20, 1e-12, 1.0, 1e12, 1e20, 1e30}) {
+        SCOPED_TRACE(fanion::to_string(method) + " c=" + std::to_string(c) +
+                     (dtype == at::kDouble ? " fp64" : " fp32"));
+        const auto r = top_k_svd(M * c, k, TopKOptions().set_method(method));
+        EXPECT_EQ(r.stats.status, fanion::SolverStatus::kConverged);
+        ASSERT_EQ(r.S.size(0), k);
+        const double inner =
+            (M.to(at::kDouble) * at::matmul(r.U, r.V.t()).to(at::kDouble)).sum().item<double>();
+        EXPECT_NEAR(inner / ky_fan, 1.0, dtype == at::kDouble ? 1e-9 : 1e-4);
+        EXPECT_NEAR(r.S.sum().item<double>() / (c * ky_fan), 1.0,
+                    dtype == at::kDouble ? 1e-9 : 1e-4);
+      }
+    }
+  }
+}
+
 TEST(SolversTopK, ExactMatchesSvdOnKnownSpectra) {
   for (auto dtype : kDtypes) {
     for (const auto& sc : spectrum_cases(dtype)) {
