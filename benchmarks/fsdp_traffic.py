@@ -29,6 +29,8 @@ def main():
     ap.add_argument("--k", type=int, default=16)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
+    if not fanion.dtensor.fsdp2_available():
+        raise SystemExit(f"FSDP2 needs torch >= 2.6; this is {torch.__version__}")
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
     dist.init_process_group("gloo")

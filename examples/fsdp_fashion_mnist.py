@@ -42,12 +42,12 @@ def main():
 
     if "RANK" not in os.environ:
         sys.exit("launch with: torchrun --nproc_per_node 2 " + sys.argv[0])
-    try:
-        from torch.distributed.device_mesh import init_device_mesh
-        from torch.distributed.fsdp import fully_shard
-    except ImportError:
+    if not fanion.dtensor.fsdp2_available():
         sys.exit(f"FSDP2 (torch.distributed.fsdp.fully_shard) needs torch >= 2.6; this is "
                  f"{torch.__version__}")
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // world))

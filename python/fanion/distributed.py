@@ -26,6 +26,16 @@ r"""The sharded mode of :mod:`fanion.optim` on torch.distributed.
 4. Every rank applies the same update, so parameters stay identical on all ranks; they equal a
    single-process run up to the rounding of the BLAS calls (bit for bit in our tests).
 
+Failures never leave a rank waiting: every collective of a step waits at most ``timeout``
+seconds (default 300). A step begins with a monitored barrier (on Gloo), so a rank that does not
+come -- it raised in its own code, or died -- is named in the error the others raise. A rank
+whose own share fails (an exception in its direction computations) does not leave the
+others in the exchange: all ranks first exchange a fixed-size status with a short message, and
+every rank raises a RuntimeError naming the failing rank and parameter. Nothing has changed then
+(momentum buffers are updated on copies and AdamW after the exchange), and the collectives stay
+in step, so the caller may catch the error and step again. After a timeout the process group's
+collectives are out of step: later steps raise at once, saying so.
+
 The sharded mode expects the same parameters and gradients on every rank, as after
 ``DistributedDataParallel``'s gradient all-reduce (it does not average gradients itself).
 Without ``distributed``/``process_group`` the optimizers are plain local optimizers, which is
@@ -42,15 +52,51 @@ from . import _core
 __all__ = ["Sharding"]
 
 _EXPENSIVE = ("muon", "fanion", "schatten")
+_MESSAGE_BYTES = 480  # of an error message in the fixed-size status exchange
+
+
+def _describe(value):
+    """An option's value as text that is equal on two ranks exactly when the values are (no
+    object addresses)."""
+    if isinstance(value, torch.Tensor):
+        return repr(value.tolist())
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_describe(v) for v in value) + ")"
+    if value is None or isinstance(value, (bool, int, float, str, torch.dtype)):
+        return repr(value)
+    terms = getattr(value, "terms", None)
+    if terms is not None:  # a Direction: every term with its solver options
+        return " + ".join(f"{t.weight!r}*{t.kind}(k={t.k}, p={t.p!r}, "
+                          f"polar={t.polar.__getstate__()}, top_k={t.top_k.__getstate__()})"
+                          for t in terms)
+    return type(value).__name__
+
+
+def _difference(fingerprints):
+    """The first lines where a rank's fingerprint differs from rank 0's."""
+    ref = fingerprints[0]
+    for r, lines in enumerate(fingerprints[1:], start=1):
+        for i in range(max(len(ref), len(lines))):
+            a = ref[i] if i < len(ref) else "(nothing)"
+            b = lines[i] if i < len(lines) else "(nothing)"
+            if a != b:
+                return f"First difference: rank 0 has '{a}', rank {r} has '{b}'"
+    return "The fingerprints differ"
+
+
+class _ShareFailed(RuntimeError):
+    """This rank's share of a step failed (the message names the parameter)."""
 
 
 class _Item:
-    __slots__ = ("group", "p", "M", "state", "terms", "mat", "cdt", "bases", "parts")
+    __slots__ = ("group", "p", "M", "state", "terms", "mat", "cdt", "bases", "parts", "buffer",
+                 "name")
 
-    def __init__(self, group, p, M, state, terms, mat, cdt, bases):
+    def __init__(self, group, p, M, state, terms, mat, cdt, bases, buffer, name):
         self.group, self.p, self.M, self.state = group, p, M, state
         self.terms, self.mat, self.cdt, self.bases = terms, mat, cdt, bases
         self.parts = [None] * len(terms)
+        self.buffer, self.name = buffer, name  # the new momentum buffer, kept until it is safe
 
 
 class _Job:
@@ -78,13 +124,14 @@ class Sharding:
     """Splits the direction computations of an optimizer step among the ranks of a process
     group and exchanges the results. Used by :class:`fanion.optim.NormOptimizer`."""
 
-    def __init__(self, process_group=None, timeout=None, where="fanion.optim"):
+    def __init__(self, process_group=None, timeout=300.0, where="fanion.optim"):
         if not dist.is_available():
             raise RuntimeError(f"{where}: the sharded mode needs torch.distributed, which this "
                                "torch build lacks")
         self.group = process_group
-        self.timeout = timeout
+        self.timeout = float(timeout)
         self.where = where
+        self.broken = None  # why the process group can no longer be used (a timeout)
         #: What the last step did: jobs (after batching), jobs computed here, estimated load per
         #: rank, numbers exchanged per rank, batched_jobs and batch_sizes (matrices in each job
         #: of two or more, in plan order).
@@ -97,71 +144,179 @@ class Sharding:
             raise RuntimeError(f"{self.where}: the sharded mode (distributed=True or "
                                "process_group=...) needs torch.distributed.init_process_group() "
                                "first")
+        if self.broken is not None:
+            raise RuntimeError(f"{self.where} (sharded): an earlier step timed out ({self.broken})"
+                               "; that process group's collectives are out of step and cannot "
+                               "be used again: destroy it, create a new one and a new optimizer "
+                               "(load_state_dict carries the state over)")
         return dist.get_world_size(self.group), dist.get_rank(self.group)
+
+    def _device(self):
+        """Where collectives' tensors live: NCCL needs CUDA tensors, Gloo takes CPU ones."""
+        if dist.get_backend(self.group) == "nccl":
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")
+
+    def _timed_out(self, what, e):
+        self.broken = f"{what}: {e}"
+        return RuntimeError(f"{self.where} (sharded): {what} did not complete within "
+                            f"{self.timeout:g} s ({e}); another rank did not call step(), or "
+                            "failed outside it. This process group cannot be used again")
 
     def _wait(self, work, what):
         try:
-            if self.timeout is None:
-                work.wait()
-            else:
-                work.wait(datetime.timedelta(seconds=float(self.timeout)))
+            work.wait(datetime.timedelta(seconds=self.timeout))
         except RuntimeError as e:
-            raise RuntimeError(f"{self.where} (sharded): {what} did not complete ({e}); another "
-                               "rank may not have called step(), or may have failed") from e
+            raise self._timed_out(what, e) from e
 
     def _all_gather(self, tensor, world, what):
         out = [torch.empty_like(tensor) for _ in range(world)]
         self._wait(dist.all_gather(out, tensor, group=self.group, async_op=True), what)
         return out
 
+    def _arrive(self):
+        """Every rank has entered step(), or the missing ones are named (Gloo's monitored
+        barrier reports every rank that did not come within the timeout)."""
+        if dist.get_backend(self.group) != "gloo":
+            return  # the first all-gather below still waits at most `timeout`
+        try:
+            dist.monitored_barrier(self.group, timeout=datetime.timedelta(seconds=self.timeout),
+                                   wait_all_ranks=True)
+        except RuntimeError as e:
+            raise self._timed_out("the start of the step (a monitored barrier)", e) from e
+
+    def _status(self, ints, message, world, what):
+        """All-gathers a few int64 and a short message from every rank in one collective of a
+        fixed size, so that a failing rank and the others stay in step. Returns every rank's
+        ints and message."""
+        raw = (message or "").encode()[:_MESSAGE_BYTES]
+        head = torch.tensor(list(ints) + [len(raw)], dtype=torch.int64).view(torch.uint8)
+        body = torch.zeros(_MESSAGE_BYTES, dtype=torch.uint8)
+        if raw:
+            body[:len(raw)] = torch.tensor(list(raw), dtype=torch.uint8)
+        rows = self._all_gather(torch.cat([head, body]).to(self._device()), world, what)
+        out = []
+        for row in rows:
+            row = row.cpu()
+            values = row[:head.numel()].view(torch.int64).tolist()
+            text = bytes(row[head.numel():head.numel() + values[-1]].tolist())
+            out.append((values[:-1], text.decode(errors="replace")))
+        return out
+
     # --- 1. agreement -----------------------------------------------------------------------------
 
     def agree(self, opt, work, error):
         """Exchange a fingerprint of the step and every rank's verdict; raise on every rank if
-        any rank refuses the step or the ranks disagree on what to update."""
+        any rank refuses the step or the ranks disagree on what to update (parameters, or any
+        option that changes the step)."""
         world, rank = self.world()
-        stepping = {(gi, pi) for gi, pi, *_ in work}
-        lines, n_params = [], 0
-        for gi, group in enumerate(opt.param_groups):
-            what = "adamw" if group["use_adamw"] else opt._direction(group).name
-            lines.append(f"group {gi}: {what}, compute_dtype={group['compute_dtype']}")
-            for pi, p in enumerate(group["params"]):
-                n_params += 1
-                lines.append(f"{gi}.{pi} {tuple(p.shape)} {p.dtype} {p.device.type} "
-                             f"{'step' if (gi, pi) in stepping else 'no step'}")
+        self._arrive()
+        lines = self._fingerprint(opt, work)
+        n_params = sum(len(g["params"]) for g in opt.param_groups)
         digest = hashlib.sha256("\n".join(lines).encode()).digest()
         words = [int.from_bytes(digest[i:i + 7], "little") for i in (0, 7, 14)]
-        local = torch.tensor(words + [n_params, len(work), 0 if error is None else 1],
-                             dtype=torch.int64)
-        rows = [t.tolist() for t in self._all_gather(local, world, "the step fingerprint "
-                                                                  "exchange")]
-        refused = [r for r, row in enumerate(rows) if row[5]]
+        rows = self._status(words + [n_params, len(work), 0 if error is None else 1],
+                            None if error is None else str(error), world,
+                            "the step fingerprint exchange")
+        refused = [r for r, (row, _) in enumerate(rows) if row[5]]
         if refused:
             if error is not None:
                 raise type(error)(f"{error} [rank {rank}; the step was refused on every rank]")
-            raise ValueError(f"{self.where}: rank(s) {refused} refused the step (a non-finite, "
-                             "sparse or complex gradient there); the step was refused on every "
-                             "rank and nothing was changed")
-        if any(row[:3] != rows[0][:3] for row in rows):
-            detail = "; ".join(f"rank {r}: {row[3]} parameters, {row[4]} with gradients, "
-                               f"fingerprint {row[0]:014x}" for r, row in enumerate(rows))
+            raise ValueError(f"{self.where}: rank(s) {refused} refused the step; rank "
+                             f"{refused[0]} said: {rows[refused[0]][1]}. The step was refused "
+                             "on every rank and nothing was changed")
+        if any(row[:3] != rows[0][0][:3] for row, _ in rows):
+            detail = "; ".join(f"rank {r}: {row[3]} parameters, {row[4]} with gradients"
+                               for r, (row, _) in enumerate(rows))
+            # Every rank is here and sees the mismatch: the full fingerprints are safe to share.
+            everyone = [None] * world
+            dist.all_gather_object(everyone, lines, group=self.group)
             raise RuntimeError(
-                f"{self.where} (sharded): the ranks do not hold the same parameters ({detail}). "
-                "Every rank must build the optimizer over the same parameter list (same order, "
-                "shapes, dtypes and directions) and have gradients for the same parameters; "
-                "nothing was changed")
+                f"{self.where} (sharded): the ranks do not hold the same parameters and options "
+                f"({detail}). {_difference(everyone)}. Every rank must build the optimizer over "
+                "the same parameter list (same order, shapes, dtypes and directions) with the "
+                "same options, and have gradients for the same parameters; nothing was changed")
+
+    @staticmethod
+    def _fingerprint(opt, work):
+        """One line per group option and per parameter: what must agree across ranks."""
+        stepping = {(gi, pi) for gi, pi, *_ in work}
+        lines = []
+        for gi, group in enumerate(opt.param_groups):
+            what = "adamw" if group["use_adamw"] else opt._direction(group).name
+            lines.append(f"group {gi} direction: {what}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"group {gi} option {key}: {_describe(group[key])}")
+            for pi, p in enumerate(group["params"]):
+                lines.append(f"group {gi} param {pi}: {tuple(p.shape)} {p.dtype} "
+                             f"{p.device.type} {'step' if (gi, pi) in stepping else 'no step'}")
+        return lines
 
     # --- 2-4. the step ----------------------------------------------------------------------------
 
     def step(self, opt, work):
         world, rank = self.world()
-        items = []
-        for _, _, group, p, g in work:
+        try:
+            items, adamw, jobs, load, lengths, bufs = self._local_share(opt, work, world, rank)
+            failure = None
+        except Exception as e:  # noqa: BLE001 - every rank must learn of it, then raise
+            failure = e
+        rows = self._status([0 if failure is None else 1],
+                            None if failure is None else (
+                                str(failure) if isinstance(failure, _ShareFailed)
+                                else f"{type(failure).__name__}: {failure}"),
+                            world, "the status exchange")
+        failed = [r for r, (row, _) in enumerate(rows) if row[0]]
+        if failed:
+            said = "; ".join(f"rank {r}: {rows[r][1]}" for r in failed)
+            raise RuntimeError(f"{self.where} (sharded): the step failed on rank(s) {failed} "
+                               f"({said}); it was abandoned on every rank and nothing was "
+                               "changed") from failure
+
+        # Exchange, read everyone's results; from here on nothing can fail on one rank only.
+        gathered = {wire: self._all_gather(buf, world, "the direction exchange")
+                    for wire, buf in bufs.items()}
+        for job in jobs:
+            self._receive(job, gathered[job.wire][job.owner][job.offset:job.offset + job.size])
+        for group, p, g, state in adamw:
+            opt._adamw_update(group, p, g, state)
+        for it in items:
+            out = None
+            for j, t in enumerate(it.terms):
+                d = it.parts[j]
+                if d is None:  # an elementwise term: computed here, as fanion::Direction does
+                    d = _unit(t).apply(it.mat, None, it.cdt)
+                if out is None:
+                    out = d if t.weight == 1.0 else d * t.weight
+                else:
+                    out.add_(d, alpha=t.weight)
+            d = out.reshape(it.M.shape).to(it.M.dtype)
+            if it.buffer is not None:
+                it.state["momentum_buffer"] = it.buffer
+            opt._normalize_weight(it.group, it.p)
+            it.state["direction_bases"] = it.bases
+            opt._apply_direction(it.group, it.p, d, it.state)
+
+        batch_sizes = [len(j.members) for j in jobs if len(j.members) > 1]
+        self.last_stats = dict(
+            jobs=len(jobs), computed_here=sum(1 for j in jobs if j.owner == rank),
+            load=load, exchanged=[sum(v for (r, _), v in lengths.items() if r == q)
+                                  for q in range(world)],
+            batched_jobs=len(batch_sizes), batch_sizes=batch_sizes)
+
+    def _local_share(self, opt, work, world, rank):
+        """Everything before the exchange, changing no state: the effective gradients (the
+        momentum buffers updated on copies), the plan, and this rank's share of the jobs
+        computed into one flat buffer per wire dtype."""
+        items, adamw = [], []
+        for gi, pi, group, p, g in work:
             state = opt.state[p]
             if group["use_adamw"] or p.dim() < 2:
-                opt._adamw_update(group, p, g, state)
+                adamw.append((group, p, g, state))
                 continue
-            M = opt._effective_gradient(group, g, state)
+            buf = state.get("momentum_buffer")
+            M, buf = _core.effective_gradient(opt._momentum_kind(group), float(group["momentum"]),
+                                              g, None if buf is None else buf.clone())
             direction = opt._direction(group)
             cdt = group["compute_dtype"] or (torch.float64 if M.dtype == torch.float64
                                              else torch.float32)
@@ -169,7 +324,7 @@ class Sharding:
             bases = list(state.get("direction_bases", []))
             bases = (bases + [None] * len(terms))[:len(terms)]
             items.append(_Item(group, p, M, state, terms, _core.as_matrix(M).to(cdt), cdt,
-                               bases))
+                               bases, buf, opt._param_name(gi, pi, p)))
 
         # Jobs: the expensive terms; cheap ones every rank computes itself.
         jobs = []
@@ -206,41 +361,21 @@ class Sharding:
             job.offset = lengths.get(key, 0)
             lengths[key] = job.offset + job.size
 
-        # Compute my share into one flat buffer per wire dtype, exchange, read everyone's.
-        gathered = {}
+        bufs = {}
         for wire in (torch.float32, torch.float64):
             longest = max((lengths.get((r, wire), 0) for r in range(world)), default=0)
             if longest == 0:
                 continue
-            buf = torch.zeros(longest, dtype=wire, device=items[0].mat.device)
+            bufs[wire] = torch.zeros(longest, dtype=wire, device=items[0].mat.device)
             for job in jobs:
                 if job.owner == rank and job.wire == wire:
-                    self._compute(job, buf[job.offset:job.offset + job.size])
-            gathered[wire] = self._all_gather(buf, world, "the direction exchange")
-        for job in jobs:
-            self._receive(job, gathered[job.wire][job.owner][job.offset:job.offset + job.size])
-
-        for it in items:
-            out = None
-            for j, t in enumerate(it.terms):
-                d = it.parts[j]
-                if d is None:  # an elementwise term: computed here, as fanion::Direction does
-                    d = _unit(t).apply(it.mat, None, it.cdt)
-                if out is None:
-                    out = d if t.weight == 1.0 else d * t.weight
-                else:
-                    out.add_(d, alpha=t.weight)
-            d = out.reshape(it.M.shape).to(it.M.dtype)
-            opt._normalize_weight(it.group, it.p)
-            it.state["direction_bases"] = it.bases
-            opt._apply_direction(it.group, it.p, d, it.state)
-
-        batch_sizes = [len(j.members) for j in jobs if len(j.members) > 1]
-        self.last_stats = dict(
-            jobs=len(jobs), computed_here=sum(1 for j in jobs if j.owner == rank),
-            load=load, exchanged=[sum(v for (r, _), v in lengths.items() if r == q)
-                                  for q in range(world)],
-            batched_jobs=len(batch_sizes), batch_sizes=batch_sizes)
+                    try:
+                        self._compute(job, bufs[wire][job.offset:job.offset + job.size])
+                    except Exception as e:
+                        names = ", ".join(it.name for it, _ in job.members)
+                        raise _ShareFailed(f"computing the direction of {names}: "
+                                           f"{type(e).__name__}: {e}") from e
+        return items, adamw, jobs, load, lengths, bufs
 
     @staticmethod
     def _batch(jobs):

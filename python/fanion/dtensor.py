@@ -31,13 +31,14 @@ the slices where that is fewer numbers (the paper's §7.4): the rows of U to the
 factors, the bytes this rank sent and received, and the bytes of optimizer state it holds.
 """
 import math
+import re
 
 import torch
 import torch.distributed as dist
 
 from . import _core
 
-__all__ = ["dtensor_type", "is_dtensor"]
+__all__ = ["dtensor_type", "fsdp2_available", "is_dtensor"]
 
 
 def dtensor_type():
@@ -48,6 +49,22 @@ def dtensor_type():
         except (ImportError, AttributeError):
             continue
     return None
+
+
+def fsdp2_available():
+    """Whether this torch has FSDP2 (``torch.distributed.fsdp.fully_shard``) and DTensor.
+
+    Asked before importing: torch 1.13's ``torch.distributed.fsdp`` fails to import on
+    Python 3.11 with a ValueError, not an ImportError.
+    """
+    major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", torch.__version__).groups())
+    if (major, minor) < (2, 6) or not dist.is_available() or dtensor_type() is None:
+        return False
+    try:
+        from torch.distributed.fsdp import fully_shard  # noqa: F401
+    except Exception:  # noqa: BLE001 - any failure to import means "not available"
+        return False
+    return True
 
 
 def is_dtensor(t):

@@ -121,8 +121,10 @@ class NormOptimizer(torch.optim.Optimizer):
         adamw_lr, adamw_betas, adamw_eps, adamw_weight_decay: the built-in AdamW (betas are
             stored as ``adamw_beta1``/``adamw_beta2``, the C++ names).
         process_group, distributed: the sharded mode (see :mod:`fanion.distributed`).
-        timeout (float or None): seconds to wait for the other ranks in the sharded mode (None:
-            the process group's timeout).
+        timeout (float): the longest any rank waits for the others in a step of the sharded
+            mode, in seconds (default 300, not the process group's 30 minutes): a rank that
+            does not come is named in the error (on Gloo); a timed-out process group cannot be
+            used again, and later steps say so.
     """
 
     _family = None           # directions.make() family of the named subclasses
@@ -133,7 +135,7 @@ class NormOptimizer(torch.optim.Optimizer):
                  normalize_weights=False, compute_dtype=None, on_nonfinite="error",
                  batched=False, use_adamw=False, adamw_for_non_matrix=True, adamw_lr=3e-4,
                  adamw_betas=(0.9, 0.95), adamw_eps=1e-8, adamw_weight_decay=0.0,
-                 process_group=None, distributed=False, timeout=None, _direction_options=None):
+                 process_group=None, distributed=False, timeout=300.0, _direction_options=None):
         self._names = {}
         self._direction_cache = {}
         self.last_skipped = []
@@ -164,8 +166,7 @@ class NormOptimizer(torch.optim.Optimizer):
         defaults.update(_direction_options or {})
         self._check_options(defaults, where + " (defaults)")
         super().__init__(params, defaults)
-        if timeout is not None:
-            check_real(timeout, "timeout", where, low=0.0, low_open=True)
+        check_real(timeout, "timeout", where, low=0.0, low_open=True)
         self._sharding = None
         self.last_dtensor_stats = {}
         if (process_group is not None or distributed) and any(

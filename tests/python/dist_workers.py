@@ -5,6 +5,7 @@ Each worker writes its outcome to <out_dir>/rank<r>.pt: {"ok": True, "result": .
 """
 import datetime
 import os
+import time
 import traceback
 
 import torch
@@ -251,6 +252,105 @@ def mismatched_world(rank, world):
         p.grad = g.clone()
     opt.step()
     result["after"] = same_on_all_ranks(flat(ps))
+    return result
+
+
+def state_of(opt, ps):
+    """Parameters, momentum buffers and warm bases, flattened (what a failed step must not
+    change)."""
+    parts = [flat(ps)]
+    for p in ps:
+        st = opt.state.get(p, {})
+        for key in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
+            if key in st:
+                parts.append(st[key].reshape(-1))
+        parts += [b.reshape(-1) for b in st.get("direction_bases", []) if b is not None]
+    return torch.cat(parts)
+
+
+def failing_rank(rank, world):
+    """Rank 1's share of the direction work raises (once): every rank raises, naming rank 1 and
+    the parameter; nothing changes; stepping again works and gives the step that never
+    failed."""
+    from fanion import distributed as fd
+    ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
+    ps.append(torch.nn.Parameter(torch.ones(5, dtype=torch.float64)))  # AdamW's
+    opt = fanion.Fanion(ps, k=2, lr=0.05, method="subspace", distributed=True, timeout=60)
+    ref_ps = [torch.nn.Parameter(p.detach().clone()) for p in ps]
+    ref = fanion.Fanion(ref_ps, k=2, lr=0.05, method="subspace")
+    for step in range(3):
+        for p, q, g in zip(ps, ref_ps, grads(step) + [torch.full((5,), 0.5, dtype=torch.float64)]):
+            p.grad, q.grad = g.clone(), g.clone()
+        ref.step()
+        if step == 1:  # a step with state to lose: momentum, warm bases, AdamW moments
+            before = state_of(opt, ps)
+            compute = fd.Sharding._compute
+            if rank == 1:
+                def broken(job, out):
+                    raise MemoryError("out of memory (injected)")
+                fd.Sharding._compute = staticmethod(broken)
+            try:
+                opt.step()
+                error = "no error"
+            except RuntimeError as e:
+                error = str(e)
+            fd.Sharding._compute = staticmethod(compute)
+            unchanged = bool(torch.equal(before, state_of(opt, ps)))
+        opt.step()
+    return {"error": error, "unchanged": unchanged,
+            "after_retry": float((flat(ps) - flat(ref_ps)).abs().max()),
+            "spread": same_on_all_ranks(flat(ps))}
+
+
+def absent_rank(rank, world):
+    """Rank 1 never calls step(): rank 0 raises within about `timeout`, naming rank 1, and a
+    later step says the group cannot be used again instead of hanging or aborting."""
+    ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
+    opt = fanion.Muon(ps, distributed=True, timeout=2)
+    for p, g in zip(ps, grads(0)):
+        p.grad = g.clone()
+    if rank == 1:
+        time.sleep(8)  # "failed in its own code": rank 0 must not wait for it
+        return {}
+    start = time.monotonic()
+    try:
+        opt.step()
+        first = "no error"
+    except RuntimeError as e:
+        first = str(e)
+    waited = time.monotonic() - start
+    start = time.monotonic()
+    try:
+        opt.step()
+        second = "no error"
+    except RuntimeError as e:
+        second = str(e)
+    return {"first": first, "waited": waited, "second": second,
+            "second_waited": time.monotonic() - start}
+
+
+def different_options(rank, world):
+    """Ranks built with different options (lr, momentum, a direction's weight) are refused on
+    every rank, naming the option, before anything changes."""
+    result = {}
+    cases = {
+        "lr": lambda ps: fanion.Muon(ps, lr=0.02 + 0.01 * rank, distributed=True),
+        "momentum": lambda ps: fanion.FMuon(ps, momentum=0.9 + 0.05 * rank, distributed=True),
+        "direction": lambda ps: fanion.optim.NormOptimizer(
+            ps, direction=D.make("f_muon", alpha=0.5 + 0.1 * rank), distributed=True),
+    }
+    for name, make in cases.items():
+        ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
+        opt = make(ps)
+        for p, g in zip(ps, grads(0)):
+            p.grad = g.clone()
+        before = flat(ps)
+        try:
+            opt.step()
+            result[name] = "no error"
+        except RuntimeError as e:
+            result[name] = str(e)
+        result[name + "_unchanged"] = bool(torch.equal(before, flat(ps)))
     return result
 
 

@@ -131,6 +131,38 @@ def test_mismatched_world_fails_clearly_instead_of_hanging(tmp_path):
     assert "rank(s) [1] refused the step" in results[0]["nan"]
 
 
+def test_a_rank_that_fails_tells_the_others_and_a_retry_works(tmp_path):
+    results = launch(tmp_path, "failing_rank")
+    for rank, r in enumerate(results):
+        assert "the step failed on rank(s) [1]" in r["error"], r["error"]
+        assert "MemoryError: out of memory (injected)" in r["error"], r["error"]
+        assert "computing the direction of group 0, param " in r["error"], r["error"]
+        assert r["unchanged"], f"rank {rank}: the failed step changed the state"
+        assert r["after_retry"] <= 1e-12, r["after_retry"]
+        assert r["spread"] == 0.0
+
+
+def test_an_absent_rank_is_named_within_the_timeout(tmp_path):
+    r = launch(tmp_path, "absent_rank", timeout=60)[0]
+    assert "did not complete within 2 s" in r["first"], r["first"]
+    assert "1" in r["first"].split("monitored barrier")[1], r["first"]
+    assert r["waited"] < 15, r["waited"]
+    assert "cannot be used again" in r["second"], r["second"]
+    assert r["second_waited"] < 1, r["second_waited"]
+
+
+def test_ranks_with_different_options_are_refused_naming_the_option(tmp_path):
+    results = launch(tmp_path, "different_options")
+    for r in results:
+        assert "group 0 option lr: 0.02" in r["lr"] and "'group 0 option lr: 0.03'" in r["lr"], \
+            r["lr"]
+        assert "option momentum: 0.9" in r["momentum"], r["momentum"]
+        assert "'group 0 direction: 0.5*muon + 0.5*nsgd'" in r["direction"], r["direction"]
+        for name in ("lr", "momentum", "direction"):
+            assert "do not hold the same parameters and options" in r[name], r[name]
+            assert r[name + "_unchanged"]
+
+
 def test_sharded_mode_needs_an_initialized_process_group():
     import fanion
     p = torch.nn.Parameter(torch.randn(4, 4))

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+import fanion
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "examples")
 DATA = "/usr/share/datasets/fashion-mnist"
@@ -50,9 +52,7 @@ def test_distributed_example_with_torchrun():
 
 @needs_data
 def test_fsdp_example_with_torchrun():
-    try:
-        from torch.distributed.fsdp import fully_shard  # noqa: F401
-    except ImportError:
+    if not fanion.dtensor.fsdp2_available():
         pytest.skip("FSDP2 needs torch >= 2.6")
     rc, out = torchrun("fsdp_fashion_mnist.py", "--limit", "2560", "--batch-size", "128")
     assert rc == 0, out[-3000:]

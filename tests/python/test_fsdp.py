@@ -17,21 +17,11 @@ import torch.multiprocessing as mp
 import fanion
 import fsdp_workers
 
-
-
-def has_fsdp2():
-    try:
-        from torch.distributed.fsdp import fully_shard  # noqa: F401
-    except ImportError:
-        return False
-    return fanion.dtensor.dtensor_type() is not None
-
-
 pytestmark = [
     pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                        reason="torch.distributed with Gloo is not available"),
-    pytest.mark.skipif(not has_fsdp2(), reason="FSDP2 and DTensor need torch >= 2.6 (this is "
-                       f"{torch.__version__})"),
+    pytest.mark.skipif(not fanion.dtensor.fsdp2_available(),
+                       reason=f"FSDP2 and DTensor need torch >= 2.6 (this is {torch.__version__})"),
 ]
 TOL = 1e-12
 
