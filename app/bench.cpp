@@ -19,6 +19,7 @@
 #include "fanion/solvers/top_k.h"
 #include "json.h"
 #include "lsq_problem.h"
+#include "report.h"
 
 namespace fanion::app {
 namespace {
@@ -57,6 +58,12 @@ at::Tensor test_matrix(int64_t m, int64_t n, const std::string& spectrum, uint64
   throw cli::UsageError("unknown spectrum '" + spectrum + "' (gaussian, power, power0.5, ...)");
 }
 
+int64_t size_of(const std::string& text) {
+  const int64_t n = cli::parse_int(text, "--sizes");
+  if (n < 1) throw cli::UsageError("--sizes: sizes must be >= 1, got " + text);
+  return n;
+}
+
 // Options every benchmark takes; parse() then prints --help (returns false) or applies
 // --threads.
 void add_common_options(cli::Parser& p) {
@@ -72,7 +79,14 @@ bool parse(cli::Parser& p, int argc, char** argv) {
     std::cout << p.help();
     return false;
   }
-  if (p.get_int("threads") > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
+  if (p.get_int("threads", 0) > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
+  (void)p.get_int("seed", 0);
+  const std::string device = p.get_string("device");
+  if (device != "cpu" && device != "cuda")
+    throw cli::UsageError("--device: expected cpu or cuda, got '" + device + "'");
+  if (device == "cuda" && !at::hasCUDA())
+    throw cli::UsageError("--device cuda: this build of torch has no CUDA device available");
+  if (p.has("json")) report::check_output_path(p.get_string("json"), "--json");
   return true;
 }
 
@@ -113,15 +127,24 @@ int bench_lowrank(int argc, char** argv) {
   p.option("repeats", "N", "timed repeats (median)", "3");
   add_common_options(p);
   if (!parse(p, argc, argv)) return 0;
-  const int64_t repeats = p.get_int("repeats");
+  const int64_t repeats = p.get_int("repeats", 1);
   const double tight = p.get_double("tight");
+  if (!(tight > 0))
+    throw cli::UsageError("--tight: must be positive, got " + p.get_string("tight"));
   json::Value rows = json::Value::array();
   std::printf("%-22s %-13s %-8s %9s %7s %8s %6s %10s %10s %s\n", "case", "method", "tol", "time[s]",
               "passes", "matvecs", "iters", "err1", "err2", "status");
+  for (const auto& item : cli::split_list(p.get_string("cases"))) {  // all checked first
+    const auto parts = cli::split_list(item, ':');
+    if (parts.size() < 2) throw cli::UsageError("--cases: '" + item + "' is not n:k[:spectrum]");
+    const int64_t n = cli::parse_int(parts[0], "--cases n"),
+                  k = cli::parse_int(parts[1], "--cases k");
+    if (n < 1 || k < 1 || k > n) throw cli::UsageError("--cases: '" + item + "' needs 1 <= k <= n");
+  }
   for (const auto& item : cli::split_list(p.get_string("cases"))) {
     const auto parts = cli::split_list(item, ':');
-    if (parts.size() < 2) throw cli::UsageError("case '" + item + "' is not n:k[:spectrum]");
-    const int64_t n = cli::parse_int(parts[0], "case n"), k = cli::parse_int(parts[1], "case k");
+    const int64_t n = cli::parse_int(parts[0], "--cases n"),
+                  k = cli::parse_int(parts[1], "--cases k");
     const std::string spectrum = parts.size() > 2 ? parts[2] : "gaussian";
     const at::Tensor M =
         test_matrix(n, n, spectrum, p.get_int("seed")).to(at::Device(p.get_string("device")));
@@ -218,15 +241,21 @@ int bench_polar(int argc, char** argv) {
   add_common_options(p);
   if (!parse(p, argc, argv)) return 0;
   const std::string dtype_name = p.get_string("dtype");
+  if (dtype_name != "float64" && dtype_name != "float32" && dtype_name != "bfloat16")
+    throw cli::UsageError("--dtype: expected float64, float32 or bfloat16, got '" + dtype_name +
+                          "'");
   const auto dtype = dtype_name == "float32"    ? at::kFloat
                      : dtype_name == "bfloat16" ? at::kBFloat16
                                                 : at::kDouble;
   const double target = p.get_double("err");
+  if (!(target > 0)) throw cli::UsageError("--err: must be positive, got " + p.get_string("err"));
+  (void)p.get_int("repeats", 1);
+  (void)p.get_int("max-steps", 1);
   json::Value rows = json::Value::array();
   std::printf("%-10s %-20s %6s %9s %8s %9s %10s %s\n", "size", "schedule", "steps", "time[s]",
               "matmuls", "matvecs", "err1", "reached");
   for (const auto& size_text : cli::split_list(p.get_string("sizes"))) {
-    const int64_t n = cli::parse_int(size_text, "size");
+    const int64_t n = size_of(size_text);
     const at::Tensor M = test_matrix(n, n, "gaussian", p.get_int("seed"))
                              .to(at::Device(p.get_string("device")), dtype);
     auto [exact_s, exact] = time_median(1, [&] {
@@ -327,13 +356,16 @@ int bench_step(int argc, char** argv) {
   p.option("tol", "T", "top-k subspace tolerance", "1e-2");
   add_common_options(p);
   if (!parse(p, argc, argv)) return 0;
-  const int64_t steps = p.get_int("steps");
+  const int64_t steps = p.get_int("steps", 1);
+  (void)p.get_int("warmup", 0);
+  if (!(p.get_double("tol") > 0))
+    throw cli::UsageError("--tol: must be positive, got " + p.get_string("tol"));
   const TopKMethod method = top_k_method_from_string(p.get_string("method"));
   json::Value rows = json::Value::array();
   std::printf("%-7s %-26s %-5s %10s %8s %8s %10s %11s %11s\n", "size", "direction", "start",
               "ms/step", "vs muon", "passes", "max err1", "state[MB]", "work[MB]");
   for (const auto& size_text : cli::split_list(p.get_string("sizes"))) {
-    const int64_t n = cli::parse_int(size_text, "size");
+    const int64_t n = size_of(size_text);
     auto sequence = momentum_sequence(n, steps, p.get_int("warmup"), p.get_int("seed"));
     for (auto& M : sequence) M = M.to(at::Device(p.get_string("device")));
     const double mb = 4.0 / (1024.0 * 1024.0);  // fp32 numbers -> MiB

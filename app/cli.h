@@ -45,8 +45,11 @@ inline std::vector<std::string> split_list(const std::string& s, char sep = ',')
   return out;
 }
 
-/// Strict number parsing: the whole string must be a finite number.
+/// Strict number parsing: the whole string must be a finite decimal number (no hexadecimal
+/// "0x10", no "inf"/"nan", no spaces).
 inline double parse_double(const std::string& text, const std::string& what) {
+  if (text.find_first_not_of("0123456789+-.eE") != std::string::npos)
+    throw UsageError(what + ": expected a decimal number, got '" + text + "'");
   const char* s = text.c_str();
   char* end = nullptr;
   errno = 0;
@@ -141,6 +144,14 @@ class Parser {
     return parse_double(required(name), "--" + name);
   }
   int64_t get_int(const std::string& name) const { return parse_int(required(name), "--" + name); }
+  /// An integer that must be >= low (counts, seeds, sizes), refused naming the option.
+  int64_t get_int(const std::string& name, int64_t low) const {
+    const int64_t v = get_int(name);
+    if (v < low)
+      throw UsageError("--" + name + ": must be >= " + std::to_string(low) + ", got " +
+                       std::to_string(v));
+    return v;
+  }
   std::optional<double> get_optional_double(const std::string& name) const {
     if (!has(name)) return std::nullopt;
     return get_double(name);

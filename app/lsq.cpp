@@ -478,6 +478,8 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   s.grad_norms = !p.get_flag("no-grad-norms");
   if (p.has("json")) s.json_path = p.get_string("json");
   if (p.has("plot")) s.plot_path = p.get_string("plot");
+  if (s.json_path) report::check_output_path(*s.json_path, "--json");
+  if (s.plot_path) report::check_output_path(*s.plot_path, "--plot");
   s.quiet = p.get_flag("quiet");
 
   // Unknown names fail now, before any work, with the library's list of names.

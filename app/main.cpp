@@ -1,4 +1,5 @@
 // `fanion`: the command-line tool. A table of subcommands; each one parses its own options.
+#include <c10/util/Exception.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -58,13 +59,19 @@ int main(int argc, char** argv) {
   }
   for (const Subcommand& s : kSubcommands) {
     if (name != s.name) continue;
-    const std::string prog = std::string("fanion ") + s.name;
+    // The prefix names the sub-subcommand too ("fanion train gpt"), when there is one.
+    std::string prog = std::string("fanion ") + s.name;
+    if (argc > 2 && argv[2][0] != '-' && std::strcmp(s.name, "lsq") != 0)
+      prog += std::string(" ") + argv[2];
     try {
       return s.run(argc - 1, argv + 1);
     } catch (const fanion::app::cli::UsageError& e) {
       std::fprintf(stderr, "%s: error: %s\nusage: %s [options]   (%s --help for the list)\n",
                    prog.c_str(), e.what(), prog.c_str(), prog.c_str());
       return 2;
+    } catch (const c10::Error& e) {  // torch's message, without its C++ stack frames
+      std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what_without_backtrace());
+      return 1;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
       return 1;

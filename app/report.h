@@ -1,11 +1,14 @@
 #pragma once
 // What every experiment subcommand does at the end: a plain-text table on stdout, the JSON
 // document (--json), and a PNG drawn by a matplotlib script in scripts/ (--plot).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "json.h"
 
 namespace fanion::app::report {
@@ -76,9 +80,31 @@ inline std::string find_script(const std::string& name, const char* env_var) {
   throw std::runtime_error("cannot find scripts/" + name + " (set " + env_var + " to its path)");
 }
 
+/// Refuses, before any work starts, an output path that cannot be written, naming the option:
+/// a directory, a missing directory, a read-only file or directory (tried for real, so that a
+/// read-only file system or root's permissions give the right answer). A file that did not
+/// exist is not left behind.
+inline void check_output_path(const std::string& path, const std::string& option) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty()) throw cli::UsageError(option + ": empty path");
+  if (fs::is_directory(path, ec)) throw cli::UsageError(option + ": '" + path + "' is a directory");
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, ec))
+    throw cli::UsageError(option + ": the directory '" + dir.string() + "' of '" + path +
+                          "' does not exist");
+  const bool existed = fs::exists(path, ec);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0)
+    throw cli::UsageError(option + ": cannot write '" + path + "' (" + std::strerror(errno) + ")");
+  ::close(fd);
+  if (!existed) std::remove(path.c_str());
+}
+
 /// Writes `doc` to json_path (or a temporary file when only a plot is wanted) and runs
-/// `/usr/bin/python3 <script> JSON PNG`. Returns 0, or 1 when plotting failed (the JSON is
-/// kept either way).
+/// `/usr/bin/python3 <script> JSON PNG`. Returns 0, or 1 when plotting failed: the JSON is
+/// kept either way (a temporary one too, and its path printed).
 inline int write_json_and_plot(const json::Value& doc, const std::optional<std::string>& json_path,
                                const std::optional<std::string>& plot_path,
                                const std::string& script, const char* script_env,
@@ -100,10 +126,18 @@ inline int write_json_and_plot(const json::Value& doc, const std::optional<std::
   if (json_path) std::cout << "wrote " << path << "\n";
   int status = 0;
   if (plot_path) {
-    const std::string cmd = "/usr/bin/python3 " + shell_quote(find_script(script, script_env)) +
-                            " " + shell_quote(path) + " " + shell_quote(*plot_path);
-    if (std::system(cmd.c_str()) != 0) {
-      std::cerr << who << ": error: plotting failed (" << cmd << ")\n";
+    std::string failure;
+    try {
+      const std::string cmd = "/usr/bin/python3 " + shell_quote(find_script(script, script_env)) +
+                              " " + shell_quote(path) + " " + shell_quote(*plot_path);
+      if (std::system(cmd.c_str()) != 0) failure = cmd + " failed";
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) {
+      std::cerr << who << ": error: plotting failed (" << failure << "); the results are in "
+                << path << "\n";
+      temporary = false;  // keep them
       status = 1;
     } else {
       std::cout << "wrote " << *plot_path << "\n";

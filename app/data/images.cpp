@@ -100,6 +100,9 @@ ImageSet load_idx(const std::string& images_path, const std::string& labels_path
   }
 
   const int64_t n = ih.dims[0];
+  if (n == 0 || ih.dims[1] == 0 || ih.dims[2] == 0)
+    throw DataError(images_path + ": holds no images (header: " + std::to_string(n) + " of " +
+                    std::to_string(ih.dims[1]) + "x" + std::to_string(ih.dims[2]) + ")");
   ImageSet set;
   set.num_classes = num_classes;
   set.images = at::empty({n, 1, ih.dims[1], ih.dims[2]}, at::kByte);
@@ -126,6 +129,11 @@ TrainTest load_fashion_mnist(const std::string& dir) {
   TrainTest tt;
   tt.train = load_idx(train_images, train_labels);
   tt.test = load_idx(test_images, test_labels);
+  if (tt.train.images.sizes().slice(1) != tt.test.images.sizes().slice(1))
+    throw DataError(test_images + ": images of " + std::to_string(tt.test.images.size(2)) + "x" +
+                    std::to_string(tt.test.images.size(3)) + ", but " + train_images + " has " +
+                    std::to_string(tt.train.images.size(2)) + "x" +
+                    std::to_string(tt.train.images.size(3)));
   tt.train.class_names = tt.test.class_names = kFashionMnistClasses;
   return tt;
 }

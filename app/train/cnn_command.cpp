@@ -93,11 +93,11 @@ int cnn_command(int argc, char** argv) {
   cfg.label_smoothing = p.get_double("label-smoothing");
   if (!(cfg.label_smoothing >= 0 && cfg.label_smoothing < 1))
     throw cli::UsageError("--label-smoothing: must be in [0, 1)");
-  cfg.grad_norm_every = p.get_int("grad-norm-every");
+  cfg.grad_norm_every = p.get_int("grad-norm-every", 0);
   cfg.grad_norm_layers = cli::split_list(p.get_string("grad-norm-layers"));
   cfg.device = p.get_string("device");
   const int64_t seeds = positive(p, "seeds");
-  const int64_t seed0 = p.get_int("seed");
+  const int64_t seed0 = p.get_int("seed", 0);
 
   // The runs: every optimizer x seed, or the alpha sweep of one F-/S- optimizer.
   struct Plan {

@@ -1,6 +1,7 @@
 #pragma once
 // What `fanion train cnn` and `fanion train gpt` share on the command line: common options,
 // list parsing, and the JSON/plot ending.
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
 #include <chrono>
@@ -56,10 +57,14 @@ inline void common_options(cli::Parser& p) {
 }
 
 inline void apply_common(const cli::Parser& p) {
+  for (const char* out : {"json", "plot"})
+    if (p.has(out)) report::check_output_path(p.get_string(out), std::string("--") + out);
   if (p.has("threads")) at::set_num_threads(static_cast<int>(positive(p, "threads")));
   const std::string device = p.get_string("device");
   if (device != "cpu" && device != "cuda")
     throw cli::UsageError("--device: expected cpu or cuda, got '" + device + "'");
+  if (device == "cuda" && !at::hasCUDA())  // before any data is loaded
+    throw cli::UsageError("--device cuda: this build of torch has no CUDA device available");
 }
 
 /// The JSON document (docs/json.md) and the plot of a `train` command; returns its status.

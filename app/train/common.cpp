@@ -82,14 +82,24 @@ std::vector<OptimizerChoice> parse_optimizers(const std::string& text, const Def
       const std::string key = lower(parts[i].substr(0, eq));
       const double v =
           cli::parse_double(parts[i].substr(eq + 1), "--optimizers " + name + ":" + key);
+      const bool f_or_s = starts_with(name, "f-") || starts_with(name, "s-");
       if (key == "lr") {
         c.lr = v;
       } else if (key == "momentum") {
         c.momentum = v;
-      } else if (key == "alpha") {
+      } else if (key == "alpha" && f_or_s) {
         c.alpha = v;
-      } else if (key == "sign-lr-coeff" || key == "sign") {
+      } else if ((key == "sign_lr_coeff" || key == "sign-lr-coeff" || key == "sign") &&
+                 starts_with(name, "s-")) {
+        if (!(v > 0))
+          throw cli::UsageError("--optimizers " + name + ": " + key + " must be positive, got " +
+                                parts[i].substr(eq + 1));
         c.sign_lr_coeff = v;
+      } else if (key == "alpha" || key == "sign_lr_coeff" || key == "sign-lr-coeff" ||
+                 key == "sign") {
+        throw cli::UsageError("--optimizers: " + name + " has no " + key +
+                              " (alpha belongs to "
+                              "F- and S- optimizers, sign_lr_coeff to S- optimizers)");
       } else {
         throw cli::UsageError("--optimizers: unknown key '" + key + "' for " + name +
                               " (known: lr, momentum, alpha, sign_lr_coeff)");

@@ -1,6 +1,7 @@
 // `fanion train gpt`: a NanoGPT-style decoder on English text (the paper's §6.3-6.5).
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 #include "data/text.h"
 #include "data/tokenizer.h"
 #include "progress.h"
+#include "report.h"
 #include "train/command_util.h"
 #include "train/common.h"
 #include "train/gpt_run.h"
@@ -87,12 +89,24 @@ int gpt_command(int argc, char** argv) {
   cfg.device = p.get_string("device");
   cfg.stop_after = p.get_int("stop-after");
   if (cfg.stop_after < 0) throw cli::UsageError("--stop-after: must be >= 0");
-  if (p.has("checkpoint")) cfg.checkpoint_path = p.get_string("checkpoint");
-  cfg.checkpoint_every = p.get_int("checkpoint-every");
-  if (p.has("resume")) cfg.resume_path = p.get_string("resume");
+  if (p.has("checkpoint")) {
+    cfg.checkpoint_path = p.get_string("checkpoint");
+    report::check_output_path(cfg.checkpoint_path, "--checkpoint");
+    report::check_output_path(cfg.checkpoint_path + ".tmp", "--checkpoint (its PATH.tmp)");
+  }
+  cfg.checkpoint_every = p.get_int("checkpoint-every", 0);
+  if (cfg.stop_after > 0 && cfg.checkpoint_path.empty())
+    throw cli::UsageError("--stop-after: needs --checkpoint (the stopped run is resumed from it)");
+  if (p.has("resume")) {
+    cfg.resume_path = p.get_string("resume");
+    if (!std::ifstream(cfg.resume_path))
+      throw cli::UsageError("--resume: cannot read '" + cfg.resume_path + "'");
+  }
   const int64_t seeds = positive(p, "seeds");
-  const int64_t seed0 = p.get_int("seed");
+  const int64_t seed0 = p.get_int("seed", 0);
   const double val_fraction = p.get_double("val-fraction");
+  if (!(val_fraction > 0 && val_fraction < 1))
+    throw cli::UsageError("--val-fraction: must be in (0, 1), got " + p.get_string("val-fraction"));
   const int64_t max_chars = p.get_int("max-chars");
   if (max_chars < 0) throw cli::UsageError("--max-chars: must be >= 0");
 
@@ -137,6 +151,8 @@ int gpt_command(int argc, char** argv) {
   const double tok_seconds = seconds_since(t_tok);
   cfg.model.vocab_size = tokenizer->vocab_size();
   const train::TokenData tokens = train::split_tokens(ids, val_fraction);
+  cfg.data_source = source + " (" + std::to_string(text.size()) + " bytes), tokenizer " +
+                    tokenizer->name() + ", val-fraction " + p.get_string("val-fraction");
   std::cout << "fanion train gpt: " << source << ", " << text.size() << " bytes -> " << ids.size()
             << " " << tokenizer->name() << " tokens (" << fmt("%.1fs", tok_seconds) << "), "
             << tokens.train.size(0) << " train / " << tokens.val.size(0)

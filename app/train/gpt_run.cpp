@@ -6,10 +6,10 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <stdexcept>
 
 #include "fanion/optim/fanion.h"
+#include "train/checkpoint.h"
 
 namespace fanion::app::train {
 namespace {
@@ -55,14 +55,43 @@ double lr_factor(const GptTrainConfig& c, int64_t step) {
   return c.min_lr_factor + (1.0 - c.min_lr_factor) * 0.5 * (1.0 + std::cos(kPi * t));
 }
 
-/// What must match for a checkpoint to be resumed by this run.
-std::string fingerprint(const GptTrainConfig& c, const OptimizerChoice& o, uint64_t seed) {
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+/// What must match for a checkpoint to be resumed by this run: every option that changes the
+/// curve, and the data's identity (its tokens' hash: text, --max-chars, --val-fraction and the
+/// tokenizer all show there; `data_source` names them).
+Fingerprint fingerprint(const GptTrainConfig& c, const TokenData& data, const OptimizerChoice& o,
+                        uint64_t seed) {
   const auto& m = c.model;
-  return "gpt vocab=" + std::to_string(m.vocab_size) + " context=" + std::to_string(m.context) +
-         " d=" + std::to_string(m.d_model) + " layers=" + std::to_string(m.n_layer) +
-         " heads=" + std::to_string(m.n_head) + " batch=" + std::to_string(c.batch_size) +
-         " steps=" + std::to_string(c.steps) + " optimizer=" + o.label() +
-         " seed=" + std::to_string(seed);
+  uint64_t h = fnv1a64(data.train.data_ptr(), size_t(data.train.nbytes()));
+  h = fnv1a64(data.val.data_ptr(), size_t(data.val.nbytes()), h);
+  char hash[24];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(h));
+  Fingerprint f;
+  f.add("model", "gpt")
+      .add("vocab", std::to_string(m.vocab_size))
+      .add("context", std::to_string(m.context))
+      .add("d_model", std::to_string(m.d_model))
+      .add("layers", std::to_string(m.n_layer))
+      .add("heads", std::to_string(m.n_head))
+      .add("batch_size", std::to_string(c.batch_size))
+      .add("steps", std::to_string(c.steps))
+      .add("warmup", std::to_string(c.warmup_steps))
+      .add("min_lr_factor", num(c.min_lr_factor))
+      .add("adamw_lr", num(c.adamw_lr))
+      .add("grad_clip", num(c.grad_clip))
+      .add("eval_every", std::to_string(c.eval_every))
+      .add("eval_batches", std::to_string(c.eval_batches))
+      .add("optimizer", o.label())
+      .add("seed", std::to_string(seed))
+      .add("data", c.data_source)
+      .add("tokens", std::to_string(data.train.numel()) + " train + " +
+                         std::to_string(data.val.numel()) + " val, hash " + hash);
+  return f;
 }
 
 at::Tensor curve_tensor(const std::vector<std::pair<int64_t, double>>& curve) {
@@ -135,48 +164,38 @@ GptRunResult run_gpt(const GptTrainConfig& c, const TokenData& data, const Optim
   r.optimizer = choice;
   r.seed = seed;
   int64_t start = 0;
-  const std::string fp = fingerprint(c, choice, seed);
+  const Fingerprint fp = fingerprint(c, data, choice, seed);
   if (!c.resume_path.empty()) {
-    torch::serialize::InputArchive in;
-    try {
-      in.load_from(c.resume_path);
-    } catch (const std::exception& e) {
-      throw std::runtime_error("gpt: cannot read checkpoint " + c.resume_path + ": " + e.what());
-    }
-    at::Tensor fp_t, step_t, train_t, val_t;
-    in.read("fingerprint", fp_t);
-    const std::string saved(static_cast<const char*>(fp_t.data_ptr()), fp_t.numel());
-    if (saved != fp)
-      throw std::runtime_error("gpt: checkpoint " + c.resume_path + " is of another run (" + saved +
-                               "), not of this one (" + fp + ")");
-    torch::serialize::InputArchive m, o;
-    in.read("model", m);
-    in.read("optimizer", o);
-    model->load(m);
-    opt.load(o);
-    in.read("step", step_t);
-    in.read("train_loss", train_t);
-    in.read("val_loss", val_t);
-    start = step_t.item<int64_t>();
-    r.train_loss = curve_from(train_t);
-    r.val_loss = curve_from(val_t);
+    read_checkpoint(c.resume_path, fp, [&](torch::serialize::InputArchive& in) {
+      torch::serialize::InputArchive m, o;
+      at::Tensor step_t, train_t, val_t;
+      in.read("step", step_t);
+      in.read("train_loss", train_t);
+      in.read("val_loss", val_t);
+      start = step_t.item<int64_t>();
+      if (start < 0 || start > c.steps || train_t.dim() != 2 || train_t.size(0) != start ||
+          val_t.dim() != 2)
+        throw std::runtime_error("its step " + std::to_string(start) + " is not in [0, " +
+                                 std::to_string(c.steps) + "] or does not match its curves");
+      in.read("model", m);
+      in.read("optimizer", o);
+      model->load(m);
+      opt.load(o);
+      r.train_loss = curve_from(train_t);
+      r.val_loss = curve_from(val_t);
+    });
   }
   auto save = [&](int64_t step) {
-    torch::serialize::OutputArchive out, m, o;
-    model->save(m);
-    opt.save(o);
-    at::Tensor fp_t = at::empty({int64_t(fp.size())}, at::kByte);
-    std::memcpy(fp_t.data_ptr(), fp.data(), fp.size());
-    out.write("fingerprint", fp_t);
-    out.write("model", m);
-    out.write("optimizer", o);
-    out.write("step", at::tensor(step, at::kLong));
-    out.write("train_loss", curve_tensor(r.train_loss));
-    out.write("val_loss", curve_tensor(r.val_loss));
-    const std::string tmp = c.checkpoint_path + ".tmp";
-    out.save_to(tmp);
-    if (std::rename(tmp.c_str(), c.checkpoint_path.c_str()) != 0)
-      throw std::runtime_error("gpt: cannot write checkpoint " + c.checkpoint_path);
+    write_checkpoint(c.checkpoint_path, fp, [&](torch::serialize::OutputArchive& out) {
+      torch::serialize::OutputArchive m, o;
+      model->save(m);
+      opt.save(o);
+      out.write("model", m);
+      out.write("optimizer", o);
+      out.write("step", at::tensor(step, at::kLong));
+      out.write("train_loss", curve_tensor(r.train_loss));
+      out.write("val_loss", curve_tensor(r.val_loss));
+    });
   };
 
   const int64_t end = c.stop_after > 0 ? std::min(c.steps, start + c.stop_after) : c.steps;

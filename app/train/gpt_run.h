@@ -28,7 +28,10 @@ struct GptTrainConfig {
   /// Save a checkpoint here every checkpoint_every steps and at the end ("" = never).
   std::string checkpoint_path;
   int64_t checkpoint_every = 0;
-  /// Resume from this checkpoint (same model, optimizer and seed), continuing its curves.
+  /// Where the tokens came from (text, --max-chars, tokenizer, --val-fraction): recorded in
+  /// checkpoints so that a mismatch is named; the tokens' hash is what is checked.
+  std::string data_source;
+  /// Resume from this checkpoint (same options, data and seed), continuing its curves.
   std::string resume_path;
   /// Stop after this many steps of this run (0 = run to `steps`): lets a test or a user
   /// interrupt a run at a checkpoint and resume it later.

@@ -78,6 +78,27 @@ _COMMON_DEFAULTS = dict(
 )
 
 
+_CPU_DTYPES = {}
+
+
+def _cpu_computes_in(dtype):
+    """Whether this torch's CPU kernels do what a direction needs in `dtype` (torch 1.13 has
+    no float16 matmul or clamp on the CPU). Asked once per dtype."""
+    if dtype not in _CPU_DTYPES:
+        try:
+            a = torch.ones(2, 2, dtype=dtype)
+            (a @ a).clamp_min(1.0).norm()
+            _CPU_DTYPES[dtype] = True
+        except RuntimeError:
+            _CPU_DTYPES[dtype] = False
+    return _CPU_DTYPES[dtype]
+
+
+# Group options added after the first release, with the value that reproduces the earlier
+# behaviour: a state dict saved before them loads with these.
+_ADDED_LATER = {"batched": False}
+
+
 class NormOptimizer(torch.optim.Optimizer):
     r"""The Fanion-family optimizer for any :class:`fanion.directions.Direction`.
 
@@ -359,6 +380,12 @@ class NormOptimizer(torch.optim.Optimizer):
                 raise ValueError(f"{where}: {self._param_name(gi, pi, p)} is not a matrix "
                                  "(rank < 2) and adamw_for_non_matrix is False; put it in a "
                                  "param group with use_adamw=True")
+            cdt = group["compute_dtype"]
+            if (cdt is not None and p.device.type == "cpu" and not group["use_adamw"]
+                    and p.dim() >= 2 and not _cpu_computes_in(cdt)):
+                raise ValueError(f"{where}: compute_dtype={cdt} for {self._param_name(gi, pi, p)}"
+                                 f" on the CPU: this torch ({torch.__version__}) has no CPU "
+                                 f"matrix products in {cdt}; use torch.float32 (or None)")
 
     def _dtensors(self):
         """The FSDP2 / DTensor parameters: their directions come from the whole matrices."""
@@ -383,11 +410,20 @@ class NormOptimizer(torch.optim.Optimizer):
         if not isinstance(groups, list) or not isinstance(state_dict.get("state"), dict):
             raise ValueError(f"{where}: not an optimizer state dict (needs 'state' and "
                              "'param_groups')")
+        groups = [dict(g) if isinstance(g, dict) else g for g in groups]
         for gi, g in enumerate(groups):
-            merged = dict(self.defaults)
-            merged.update({k: v for k, v in g.items() if k != "params"})
-            self._check_options(merged, f"{where}: param group {gi}")
-        state_dict = dict(state_dict)
+            if not isinstance(g, dict):
+                raise ValueError(f"{where}: param group {gi} is not a dict")
+            for key, value in _ADDED_LATER.items():  # a state dict of an earlier fanion
+                g.setdefault(key, value)
+            missing = sorted(k for k in self.defaults if k not in g)
+            if missing:
+                raise ValueError(f"{where}: param group {gi} lacks the options {missing}: this "
+                                 f"is not a state dict of {type(self).__name__} (one of another "
+                                 "optimizer, such as torch.optim.SGD or AdamW, or of another "
+                                 "fanion optimizer?); nothing was loaded")
+            self._check_options(g, f"{where}: param group {gi}")
+        state_dict = dict(state_dict, param_groups=groups)
         bases, state = {}, {}
         for key, s in state_dict["state"].items():
             if isinstance(s, dict) and "direction_bases" in s:

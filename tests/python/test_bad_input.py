@@ -202,3 +202,39 @@ def test_bad_state_dict():
     two = fanion.Muon([{"params": [W]}, {"params": [torch.nn.Parameter(torch.randn(2, 2))]}])
     with pytest.raises(ValueError, match="different number of parameter groups"):
         opt.load_state_dict(two.state_dict())
+
+
+@pytest.mark.parametrize("make", [lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: torch.optim.AdamW(ps, lr=1e-3),
+                                  lambda ps: fanion.Muon(ps)])
+def test_a_state_dict_of_another_optimizer_is_refused_before_anything_loads(make):
+    W = torch.nn.Parameter(torch.randn(4, 3))
+    other = make([W])
+    W.grad = torch.randn(4, 3)
+    other.step()
+    opt = fanion.FMuon([W], lr=0.05)
+    with pytest.raises(ValueError, match=r"param group 0 lacks the options \[.*'alpha'.*\]: "
+                       "this is not a state dict of FMuon"):
+        opt.load_state_dict(other.state_dict())
+    assert opt.param_groups[0]["lr"] == 0.05 and len(opt.state) == 0
+    opt.step()  # still works: nothing was loaded
+    # A state dict saved before the `batched` option existed still loads.
+    sd = opt.state_dict()
+    del sd["param_groups"][0]["batched"]
+    opt.load_state_dict(sd)
+    assert opt.param_groups[0]["batched"] is False
+
+
+def test_a_compute_dtype_the_cpu_cannot_compute_in_is_refused_at_construction():
+    W = torch.nn.Parameter(torch.randn(6, 4))
+    if fanion.optim._cpu_computes_in(torch.float16):  # torch >= 2.x: it works, so it steps
+        opt = fanion.Muon([W], compute_dtype=torch.float16)
+        W.grad = torch.randn(6, 4)
+        opt.step()
+        assert torch.isfinite(W).all()
+    else:  # torch 1.13: refused by name before any state exists
+        with pytest.raises(ValueError, match=r"compute_dtype=torch.float16 for group 0, param "
+                           r"0 \[6, 4\] on the CPU"):
+            fanion.Muon([W], compute_dtype=torch.float16)
+    b = torch.nn.Parameter(torch.randn(4))  # AdamW's: no direction, no check
+    fanion.Muon([b], compute_dtype=torch.float16)

@@ -237,6 +237,23 @@ TEST(DataIdx, FashionMnistLayoutWithAndWithoutGz) {
   EXPECT_EQ(tt.test.class_names[9], "Ankle boot");
 }
 
+TEST(DataIdx, NoImagesOrMismatchedSizesAreRefusedByName) {
+  const std::string dir = test_dir();
+  const std::string empty = write_file(dir, "empty-images", idx_images(0, 28, 28, {}));
+  const std::string no_labels = write_file(dir, "empty-labels", idx_labels({}));
+  expect_data_error([&] { load_idx(empty, no_labels); }, {empty, "holds no images"});
+  const std::string flat = write_file(dir, "flat-images", idx_images(2, 0, 28, {}));
+  const std::string two = write_file(dir, "two-labels", idx_labels({1, 2}));
+  expect_data_error([&] { load_idx(flat, two); }, {flat, "holds no images"});
+
+  // Test images of another size than the training images.
+  write_file(dir, "train-images-idx3-ubyte", idx_images(2, 28, 28, pattern(2 * 784)));
+  write_file(dir, "train-labels-idx1-ubyte", idx_labels({0, 1}));
+  write_file(dir, "t10k-images-idx3-ubyte", idx_images(2, 20, 20, pattern(2 * 400)));
+  write_file(dir, "t10k-labels-idx1-ubyte", idx_labels({1, 0}));
+  expect_data_error([&] { load_fashion_mnist(dir); }, {"t10k-images-idx3-ubyte", "20x20", "28x28"});
+}
+
 TEST(DataIdx, RealFashionMnist) {
   if (!fs::is_directory(kFashionMnistDir)) {
     SKIP_UNLESS_CI(kFashionMnistDir << " missing (apt-get install dataset-fashion-mnist)");

@@ -5,10 +5,15 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <iterator>
 #include <string>
 
 #include "cli.h"
 #include "fanion/norms.h"
+#include "train/checkpoint.h"
 #include "train/cnn_run.h"
 #include "train/common.h"
 #include "train/gpt_run.h"
@@ -224,6 +229,136 @@ TEST(TrainGpt, ResumeFromACheckpointContinuesTheSameCurve) {
   other.resume_path = path + ".missing";
   EXPECT_THROW(tr::run_gpt(other, data, opt, 3), std::runtime_error);
   std::remove(path.c_str());
+}
+
+namespace {
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+}  // namespace
+
+TEST(TrainGpt, ACheckpointRefusesEveryOptionThatChangesTheRun) {
+  at::set_num_threads(1);
+  const auto data = repeating_text();
+  const auto opt = tr::parse_optimizers("s-muon", tr::gpt_defaults).front();
+  const std::string path = ::testing::TempDir() + "fanion_gpt_options.pt";
+  auto first = tiny_gpt();
+  first.data_source = "repeating text";
+  first.checkpoint_path = path;
+  first.stop_after = 2;
+  tr::run_gpt(first, data, opt, 5);
+
+  using Change = std::function<void(tr::GptTrainConfig&, tr::OptimizerChoice&, uint64_t&)>;
+  const std::vector<std::pair<std::string, Change>> changes = {
+      {"steps", [](auto& c, auto&, auto&) { c.steps = 41; }},
+      {"batch_size", [](auto& c, auto&, auto&) { c.batch_size = 4; }},
+      {"warmup", [](auto& c, auto&, auto&) { c.warmup_steps = 6; }},
+      {"min_lr_factor", [](auto& c, auto&, auto&) { c.min_lr_factor = 0.2; }},
+      {"adamw_lr", [](auto& c, auto&, auto&) { c.adamw_lr = 1e-3; }},
+      {"grad_clip", [](auto& c, auto&, auto&) { c.grad_clip = 0.5; }},
+      {"eval_every", [](auto& c, auto&, auto&) { c.eval_every = 20; }},
+      {"eval_batches", [](auto& c, auto&, auto&) { c.eval_batches = 3; }},
+      {"d_model", [](auto& c, auto&, auto&) { c.model.d_model = 16; }},
+      {"data", [](auto& c, auto&, auto&) { c.data_source = "another text"; }},
+      {"optimizer", [](auto&, auto& o, auto&) { o.lr *= 2; }},
+      {"optimizer", [](auto&, auto& o, auto&) { o.momentum = 0.9; }},
+      {"optimizer", [](auto&, auto& o, auto&) { o.sign_lr_coeff = 0.1; }},
+      {"seed", [](auto&, auto&, auto& seed) { seed = 6; }},
+  };
+  for (const auto& [key, change] : changes) {
+    SCOPED_TRACE(key);
+    auto c = tiny_gpt();
+    c.data_source = "repeating text";
+    c.resume_path = path;
+    auto o = opt;
+    uint64_t seed = 5;
+    change(c, o, seed);
+    try {
+      tr::run_gpt(c, data, o, seed);
+      ADD_FAILURE() << "resumed with another " << key;
+    } catch (const std::runtime_error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("is of another run: " + key + ": saved "), std::string::npos) << m;
+      EXPECT_NE(m.find(path), std::string::npos) << m;
+    }
+  }
+  // The same text split differently: the tokens' identity differs.
+  auto c = tiny_gpt();
+  c.data_source = "repeating text";
+  c.resume_path = path;
+  std::string s;
+  for (int i = 0; i < 400; ++i) s += "in the beginning was the word. ";
+  std::vector<int64_t> ids(s.begin(), s.end());
+  try {
+    tr::run_gpt(c, tr::split_tokens(ids, 0.25), opt, 5);
+    ADD_FAILURE() << "resumed with other tokens";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokens: saved "), std::string::npos) << e.what();
+  }
+  // Unchanged: it resumes.
+  EXPECT_EQ(tr::run_gpt(c, data, opt, 5).steps, 40);
+  std::remove(path.c_str());
+}
+
+TEST(TrainCheckpoint, EveryFlippedByteIsRefusedOrHarmless) {
+  // A small checkpoint, one byte in three flipped in turn (every record, the 8-byte ones
+  // included, gets two or more; every byte took up to 50 s on this busy machine, mostly torch's
+  // unpickler allocating what a corrupted size asks for): each read either fails with a message
+  // naming the file, or yields exactly what was written.
+  const std::string path = ::testing::TempDir() + "fanion_flip.pt";
+  tr::Fingerprint fp;
+  fp.add("model", "test").add("steps", "7");
+  const at::Tensor a = at::arange(12, at::kDouble).reshape({3, 4});
+  const at::Tensor b = at::tensor(int64_t(7));
+  tr::write_checkpoint(path, fp, [&](torch::serialize::OutputArchive& out) {
+    out.write("a", a);
+    out.write("b", b);
+  });
+  const std::string good = read_bytes(path);
+  ASSERT_GT(good.size(), 500u);
+  int64_t refused = 0, harmless = 0;
+  for (size_t i = 0; i < good.size(); i += 3) {
+    std::string bad = good;
+    bad[i] = char(bad[i] ^ 0x5a);
+    try {
+      at::Tensor ra, rb;
+      tr::read_checkpoint_bytes(bad, path, fp, [&](torch::serialize::InputArchive& in) {
+        in.read("a", ra);
+        in.read("b", rb);
+      });
+      ASSERT_TRUE(at::equal(ra, a) && at::equal(rb, b)) << "byte " << i << " changed the data";
+      ++harmless;
+    } catch (const std::runtime_error& e) {
+      ASSERT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, int64_t(good.size()) / 12);  // most bytes matter; padding and the like not
+  write_bytes(path, good.substr(0, good.size() / 2));  // the file read from disk, cut short
+  EXPECT_THROW(tr::read_checkpoint(path, fp, [](torch::serialize::InputArchive&) {}),
+               std::runtime_error);
+  // A checkpoint of the earlier format (records at the top, no checksum) is refused by name.
+  torch::serialize::OutputArchive old;
+  old.write("step", b);
+  old.save_to(path);
+  try {
+    tr::read_checkpoint(path, fp, [](torch::serialize::InputArchive&) {});
+    ADD_FAILURE() << "read an old checkpoint";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("older fanion"), std::string::npos) << e.what();
+  }
+  // Nothing but the file itself is left (PATH.tmp renamed away).
+  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  std::remove(path.c_str());
+  std::cout << "flipped " << refused + harmless << " of " << good.size() << " bytes: " << refused
+            << " refused, " << harmless << " harmless\n";
 }
 
 TEST(TrainGpt, TooLittleTextIsAClearError) {

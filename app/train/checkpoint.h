@@ -1,0 +1,47 @@
+#pragma once
+// Checkpoints that cannot be resumed by the wrong run or resumed corrupted. A checkpoint file is
+// a torch archive of four records: "format", the run's "fingerprint" (key=value lines: every
+// option that changes the run, the data's identity included), the "payload" (an inner archive
+// of model, optimizer, step and curves, as bytes) and a "checksum" (64-bit FNV-1a over the
+// fingerprint and the payload; torch's own reader does not verify its zip CRCs). Reading checks
+// the checksum, then the fingerprint (naming every key that differs), before anything is loaded.
+// Writing goes to PATH.tmp, which is read back and verified, then renamed over PATH.
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fanion::app::train {
+
+/// 64-bit FNV-1a, continuing from `h` (chain calls to hash several buffers as one).
+uint64_t fnv1a64(const void* data, size_t size, uint64_t h = 14695981039346656037ULL);
+
+/// What must match for a checkpoint to be resumed: ordered key=value entries.
+struct Fingerprint {
+  std::vector<std::pair<std::string, std::string>> entries;
+  Fingerprint& add(const std::string& key, const std::string& value);
+  std::string text() const;  ///< "key=value\n" per entry
+  static Fingerprint parse(const std::string& text);
+  /// "key: saved A, now B; ..." for every key that differs (or is only on one side); "" if none.
+  std::string differences_from(const Fingerprint& saved) const;
+};
+
+/// Writes a checkpoint (atomically: PATH.tmp, verified, renamed); `fill` writes the payload.
+void write_checkpoint(const std::string& path, const Fingerprint& fingerprint,
+                      const std::function<void(torch::serialize::OutputArchive&)>& fill);
+
+/// Reads and verifies a checkpoint of the run `fingerprint`; `use` reads the payload. Throws
+/// std::runtime_error naming the file and what is wrong (unreadable, corrupted, another run).
+void read_checkpoint(const std::string& path, const Fingerprint& fingerprint,
+                     const std::function<void(torch::serialize::InputArchive&)>& use);
+
+/// The same, on the file's bytes (`path` names it in messages): for tests and the fuzzer.
+void read_checkpoint_bytes(const std::string& bytes, const std::string& path,
+                           const Fingerprint& fingerprint,
+                           const std::function<void(torch::serialize::InputArchive&)>& use);
+
+}  // namespace fanion::app::train
