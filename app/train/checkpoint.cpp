@@ -13,18 +13,15 @@
 namespace fanion::app::train {
 namespace {
 
-constexpr int64_t kFormat = 2;  // 1: the records at top level, no checksum (refused)
+// The file: "FANIONCK", then little-endian u64s: format, fingerprint length, the fingerprint,
+// payload length, the payload (a torch archive), and the checksum of everything before it.
+// Our own framing, so that the checksum is verified before torch parses a single byte (torch
+// 1.13's reader crashes on some corrupted archives).
+constexpr char kMagic[8] = {'F', 'A', 'N', 'I', 'O', 'N', 'C', 'K'};
+constexpr uint64_t kFormat = 2;  // 1: a bare torch archive without a checksum (refused)
 
-at::Tensor bytes_tensor(const std::string& s) {
-  at::Tensor t = at::empty({int64_t(s.size())}, at::kByte);
-  if (!s.empty()) std::memcpy(t.data_ptr(), s.data(), s.size());
-  return t;
-}
-
-std::string tensor_bytes(const at::Tensor& t, const std::string& what) {
-  if (t.scalar_type() != at::kByte || t.dim() != 1 || !t.is_contiguous())
-    throw std::runtime_error("the record '" + what + "' is not a byte string");
-  return std::string(static_cast<const char*>(t.data_ptr()), size_t(t.numel()));
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(char((v >> (8 * i)) & 0xff));
 }
 
 /// An exception's message; torch's without its C++ stack frames.
@@ -33,8 +30,57 @@ std::string message(const std::exception& e) {
   return e.what();
 }
 
-uint64_t checksum(const std::string& fingerprint, const std::string& payload) {
-  return fnv1a64(payload.data(), payload.size(), fnv1a64(fingerprint.data(), fingerprint.size()));
+/// Reads the framing of `bytes` (bounds-checked: lengths never exceed what is there).
+struct Reader {
+  const std::string& bytes;
+  size_t at = 0;
+  uint64_t u64() {
+    if (bytes.size() - at < 8) throw std::runtime_error("it is truncated");
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+    at += 8;
+    return v;
+  }
+  std::string block() {
+    const uint64_t n = u64();
+    if (n > bytes.size() - at) throw std::runtime_error("it is truncated or corrupted");
+    std::string out = bytes.substr(at, size_t(n));
+    at += size_t(n);
+    return out;
+  }
+};
+
+/// The verified payload of the checkpoint `bytes` (read from `path`).
+std::string verified_payload(const std::string& bytes, const std::string& path,
+                             const Fingerprint& fingerprint) {
+  std::string saved_fp, payload;
+  try {
+    if (bytes.size() < 8 || bytes.compare(0, 8, kMagic, 8) != 0)
+      throw std::runtime_error(
+          bytes.compare(0, 2, "PK") == 0
+              ? "it is a bare torch archive, written by an older fanion, which did not checksum "
+                "its checkpoints; start the run again"
+              : "it is not a fanion checkpoint");
+    Reader in{bytes, 8};
+    const uint64_t format = in.u64();
+    if (format != kFormat)
+      throw std::runtime_error("format " + std::to_string(format) + ", this fanion reads " +
+                               std::to_string(kFormat));
+    saved_fp = in.block();
+    payload = in.block();
+    const size_t covered = in.at;
+    const uint64_t sum = in.u64();
+    if (in.at != bytes.size()) throw std::runtime_error("it has trailing bytes");
+    if (fnv1a64(bytes.data(), covered) != sum)
+      throw std::runtime_error("it is corrupted (its checksum does not match its contents)");
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot read checkpoint " + path + ": " + e.what());
+  }
+  const std::string diff = fingerprint.differences_from(Fingerprint::parse(saved_fp));
+  if (!diff.empty())
+    throw std::runtime_error("checkpoint " + path + " is of another run: " + diff +
+                             " (resume with the options it was saved with)");
+  return payload;
 }
 
 std::string file_bytes(const std::string& path) {
@@ -43,47 +89,6 @@ std::string file_bytes(const std::string& path) {
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw std::runtime_error("cannot read checkpoint " + path + ": read error");
   return bytes;
-}
-
-/// The verified payload of the checkpoint `bytes` (read from `path`).
-std::string verified_payload(const std::string& bytes, const std::string& path,
-                             const Fingerprint& fingerprint) {
-  std::string saved_fp, payload;
-  int64_t format = 0;
-  uint64_t sum = 0;
-  try {
-    torch::serialize::InputArchive in;
-    in.load_from(bytes.data(), bytes.size());
-    // A fresh tensor per record: reading into a defined one would set_() its storage.
-    at::Tensor format_t, fp_t, payload_t, sum_t;
-    if (!in.try_read("format", format_t))
-      throw std::runtime_error(
-          "it has no format record (written by an older fanion, which did not checksum "
-          "its checkpoints; start the run again)");
-    if (format_t.numel() != 1) throw std::runtime_error("the record 'format' is not one number");
-    format = format_t.item<int64_t>();
-    if (format != kFormat)
-      throw std::runtime_error("format " + std::to_string(format) + ", this fanion reads " +
-                               std::to_string(kFormat));
-    in.read("fingerprint", fp_t);
-    saved_fp = tensor_bytes(fp_t, "fingerprint");
-    in.read("payload", payload_t);
-    payload = tensor_bytes(payload_t, "payload");
-    in.read("checksum", sum_t);
-    if (sum_t.scalar_type() != at::kLong || sum_t.numel() != 1)
-      throw std::runtime_error("the record 'checksum' is not one int64");
-    sum = uint64_t(sum_t.item<int64_t>());
-  } catch (const std::exception& e) {
-    throw std::runtime_error("cannot read checkpoint " + path + ": " + message(e));
-  }
-  if (checksum(saved_fp, payload) != sum)
-    throw std::runtime_error("checkpoint " + path +
-                             " is corrupted (its checksum does not match its contents)");
-  const std::string diff = fingerprint.differences_from(Fingerprint::parse(saved_fp));
-  if (!diff.empty())
-    throw std::runtime_error("checkpoint " + path + " is of another run: " + diff +
-                             " (resume with the options it was saved with)");
-  return payload;
 }
 
 }  // namespace
@@ -149,14 +154,21 @@ void write_checkpoint(const std::string& path, const Fingerprint& fingerprint,
     return size;
   });
   const std::string fp = fingerprint.text();
-  torch::serialize::OutputArchive out;
-  out.write("format", at::tensor(kFormat, at::kLong));
-  out.write("fingerprint", bytes_tensor(fp));
-  out.write("payload", bytes_tensor(payload));
-  out.write("checksum", at::tensor(int64_t(checksum(fp, payload)), at::kLong));
+  std::string file(kMagic, 8);
+  put_u64(file, kFormat);
+  put_u64(file, fp.size());
+  file += fp;
+  put_u64(file, payload.size());
+  file += payload;
+  put_u64(file, fnv1a64(file.data(), file.size()));
   const std::string tmp = path + ".tmp";
   try {
-    out.save_to(tmp);
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(file.data(), std::streamsize(file.size()));
+      out.flush();
+      if (!out) throw std::runtime_error("cannot write " + tmp);
+    }
     (void)verified_payload(file_bytes(tmp), tmp, fingerprint);  // it reads back, whole
   } catch (const std::exception& e) {
     std::remove(tmp.c_str());

@@ -1,11 +1,11 @@
 #pragma once
 // Checkpoints that cannot be resumed by the wrong run or resumed corrupted. A checkpoint file is
-// a torch archive of four records: "format", the run's "fingerprint" (key=value lines: every
-// option that changes the run, the data's identity included), the "payload" (an inner archive
-// of model, optimizer, step and curves, as bytes) and a "checksum" (64-bit FNV-1a over the
-// fingerprint and the payload; torch's own reader does not verify its zip CRCs). Reading checks
-// the checksum, then the fingerprint (naming every key that differs), before anything is loaded.
-// Writing goes to PATH.tmp, which is read back and verified, then renamed over PATH.
+// a small frame around a torch archive: a magic, the format, the run's fingerprint (key=value
+// lines: every option that changes the run, the data's identity included), the payload (a
+// torch archive of model, optimizer, step and curves) and a 64-bit FNV-1a checksum of all of
+// it. Reading verifies the checksum before torch parses anything (torch's own reader ignores its
+// zip CRCs, and 1.13's crashes on some corrupted archives), then the fingerprint, naming every
+// key that differs. Writing goes to PATH.tmp, which is read back and verified, then renamed.
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
