@@ -144,7 +144,7 @@ def test_a_checkpoint_resumes_only_the_same_run_and_only_intact(tmp_path, text_f
                         (["--max-chars", "2000"], "data: saved")):
         r = gpt(text_file, "--resume", str(ckpt), *args)
         assert r.returncode == 1, (args, r.stderr)
-        assert f"is of another run: " in r.stderr and words in r.stderr, (args, r.stderr)
+        assert "is of another run: " in r.stderr and words in r.stderr, (args, r.stderr)
     good = ckpt.read_bytes()
     bad = bytearray(good)
     bad[len(bad) // 2] ^= 0x5A
