@@ -289,17 +289,24 @@ def failing_rank(rank, world):
                 def broken(job, out):
                     raise MemoryError("out of memory (injected)")
                 fd.Sharding._compute = staticmethod(broken)
-            try:
-                opt.step()
-                error = "no error"
-            except RuntimeError as e:
-                error = str(e)
+            error, _ = step_error(opt)
             fd.Sharding._compute = staticmethod(compute)
             unchanged = bool(torch.equal(before, state_of(opt, ps)))
         opt.step()
     return {"error": error, "unchanged": unchanged,
             "after_retry": float((flat(ps) - flat(ref_ps)).abs().max()),
             "spread": same_on_all_ranks(flat(ps))}
+
+
+def step_error(opt):
+    """The RuntimeError one step raises ("no error" if none) and the seconds it took."""
+    start = time.monotonic()
+    try:
+        opt.step()
+        message = "no error"
+    except RuntimeError as e:
+        message = str(e)
+    return message, time.monotonic() - start
 
 
 def absent_rank(rank, world):
@@ -312,21 +319,9 @@ def absent_rank(rank, world):
     if rank == 1:
         time.sleep(8)  # "failed in its own code": rank 0 must not wait for it
         return {}
-    start = time.monotonic()
-    try:
-        opt.step()
-        first = "no error"
-    except RuntimeError as e:
-        first = str(e)
-    waited = time.monotonic() - start
-    start = time.monotonic()
-    try:
-        opt.step()
-        second = "no error"
-    except RuntimeError as e:
-        second = str(e)
-    return {"first": first, "waited": waited, "second": second,
-            "second_waited": time.monotonic() - start}
+    first, waited = step_error(opt)
+    second, second_waited = step_error(opt)
+    return {"first": first, "waited": waited, "second": second, "second_waited": second_waited}
 
 
 def different_options(rank, world):
@@ -345,11 +340,7 @@ def different_options(rank, world):
         for p, g in zip(ps, grads(0)):
             p.grad = g.clone()
         before = flat(ps)
-        try:
-            opt.step()
-            result[name] = "no error"
-        except RuntimeError as e:
-            result[name] = str(e)
+        result[name], _ = step_error(opt)
         result[name + "_unchanged"] = bool(torch.equal(before, flat(ps)))
     return result
 
