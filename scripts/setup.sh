@@ -10,8 +10,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 # (torch 1.13, apt only). python3-venv: the venv of the PyPI leg. dataset-fashion-mnist feeds the
 # example and `fanion train cnn` (IDX files in /usr/share/datasets/fashion-mnist); zlib1g-dev
 # reads those gzipped files from C++; bible-kjv is `fanion train gpt`'s default text; ccache keeps
-# rebuilds (and builds in a second checkout) incremental.
-packages=(cmake g++ make ccache clang-format libtorch-dev libgtest-dev libopenblas0-pthread zlib1g-dev
+# rebuilds (and builds in a second checkout) incremental; clang and libclang-rt-14-dev (its
+# sanitizer and libFuzzer runtimes) build scripts/sanitize.sh's and scripts/fuzz.sh's leg.
+packages=(cmake g++ make ccache clang clang-format libclang-rt-14-dev libtorch-dev libgtest-dev libopenblas0-pthread zlib1g-dev
           python3-matplotlib python3-numpy python3-torch python3-dev pybind11-dev python3-pytest
           python3-venv dataset-fashion-mnist bible-kjv)
 missing=()

@@ -70,9 +70,12 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& p
 }  // namespace
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::vector<uint8_t> bytes = read_raw(path);
-  if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) return gunzip(bytes, path);
-  return bytes;
+  return decode_file_bytes(read_raw(path), path);
+}
+
+std::vector<uint8_t> decode_file_bytes(std::vector<uint8_t> raw, const std::string& path) {
+  if (raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) return gunzip(raw, path);
+  return raw;
 }
 
 }  // namespace fanion::app::data

@@ -18,4 +18,9 @@ class DataError : public std::runtime_error {
 /// The file's bytes; gunzipped when the file starts with the gzip magic (1f 8b).
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 
+/// `raw` as read_file_bytes would return it from a file of those bytes (`path` names it in
+/// messages): gunzipped when it starts with the gzip magic. The parsers below take bytes, so
+/// that the tests and the fuzzers (tests/fuzz) reach them without files.
+std::vector<uint8_t> decode_file_bytes(std::vector<uint8_t> raw, const std::string& path);
+
 }  // namespace fanion::app::data

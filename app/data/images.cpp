@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <stdexcept>
 
 #include "data/bytes.h"
 
@@ -36,8 +37,8 @@ struct IdxHeader {
   size_t data_offset = 0;
 };
 
-IdxHeader parse_idx(const std::vector<uint8_t>& bytes, const std::string& path,
-                    uint32_t expected_magic, const char* what) {
+IdxHeader parse_idx_header(const std::vector<uint8_t>& bytes, const std::string& path,
+                           uint32_t expected_magic, const char* what) {
   const size_t ndim = expected_magic & 0xff;
   const size_t header_size = 4 + 4 * ndim;
   if (bytes.size() < 4) {
@@ -90,10 +91,17 @@ std::string existing_variant(const std::string& dir, const std::string& name) {
 
 ImageSet load_idx(const std::string& images_path, const std::string& labels_path,
                   int64_t num_classes) {
+  // One after the other, so that a bad image file is reported before a missing label file.
   const std::vector<uint8_t> img = read_file_bytes(images_path);
-  const IdxHeader ih = parse_idx(img, images_path, 0x00000803, "images");
-  const std::vector<uint8_t> lab = read_file_bytes(labels_path);
-  const IdxHeader lh = parse_idx(lab, labels_path, 0x00000801, "labels");
+  (void)parse_idx_header(img, images_path, 0x00000803, "images");
+  return parse_idx(img, images_path, read_file_bytes(labels_path), labels_path, num_classes);
+}
+
+ImageSet parse_idx(const std::vector<uint8_t>& img, const std::string& images_path,
+                   const std::vector<uint8_t>& lab, const std::string& labels_path,
+                   int64_t num_classes) {
+  const IdxHeader ih = parse_idx_header(img, images_path, 0x00000803, "images");
+  const IdxHeader lh = parse_idx_header(lab, labels_path, 0x00000801, "labels");
   if (ih.dims[0] != lh.dims[0]) {
     throw DataError(labels_path + ": " + std::to_string(lh.dims[0]) + " labels but " + images_path +
                     " has " + std::to_string(ih.dims[0]) + " images");
@@ -139,12 +147,20 @@ TrainTest load_fashion_mnist(const std::string& dir) {
 }
 
 ImageSet load_cifar10_batches(const std::vector<std::string>& paths) {
-  constexpr size_t kPixels = 3 * 32 * 32, kRecord = 1 + kPixels;
   std::vector<std::vector<uint8_t>> files;
+  for (const std::string& path : paths) files.push_back(read_file_bytes(path));
+  return parse_cifar10_batches(files, paths);
+}
+
+ImageSet parse_cifar10_batches(const std::vector<std::vector<uint8_t>>& files,
+                               const std::vector<std::string>& paths) {
+  constexpr size_t kPixels = 3 * 32 * 32, kRecord = 1 + kPixels;
+  if (files.size() != paths.size())
+    throw std::invalid_argument("parse_cifar10_batches: one path per file");
   int64_t n = 0;
-  for (const std::string& path : paths) {
-    files.push_back(read_file_bytes(path));
-    const size_t size = files.back().size();
+  for (size_t f = 0; f < files.size(); ++f) {
+    const std::string& path = paths[f];
+    const size_t size = files[f].size();
     if (size == 0 || size % kRecord != 0) {
       throw DataError(path + ": " + std::to_string(size) + " bytes is not a whole number of " +
                       "CIFAR-10 records of " + std::to_string(kRecord) + " bytes");

@@ -27,6 +27,10 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 /// size that does not match the header, mismatched counts, or a label >= num_classes.
 ImageSet load_idx(const std::string& images_path, const std::string& labels_path,
                   int64_t num_classes = 10);
+/// The same on the files' (decoded) bytes; the paths name them in messages.
+ImageSet parse_idx(const std::vector<uint8_t>& images, const std::string& images_path,
+                   const std::vector<uint8_t>& labels, const std::string& labels_path,
+                   int64_t num_classes = 10);
 
 /// {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] in `dir`.
 TrainTest load_fashion_mnist(const std::string& dir = kFashionMnistDir);
@@ -35,6 +39,9 @@ TrainTest load_fashion_mnist(const std::string& dir = kFashionMnistDir);
 /// 32x32). Throws DataError naming the file on a size that is not a multiple of 3073 or a
 /// label > 9.
 ImageSet load_cifar10_batches(const std::vector<std::string>& paths);
+/// The same on the files' (decoded) bytes, one entry per path.
+ImageSet parse_cifar10_batches(const std::vector<std::vector<uint8_t>>& files,
+                               const std::vector<std::string>& paths);
 
 /// data_batch_1..5.bin and test_batch.bin in `dir` (cifar-10-batches-bin).
 TrainTest load_cifar10(const std::string& dir);

@@ -88,8 +88,11 @@ std::string load_kjv_bible() {
 }
 
 at::Tensor load_token_shard(const std::string& path) {
+  return parse_token_shard(read_file_bytes(path), path);
+}
+
+at::Tensor parse_token_shard(const std::vector<uint8_t>& bytes, const std::string& path) {
   constexpr size_t kHeader = 256 * 4;
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
   if (bytes.size() < kHeader) {
     throw DataError(path + ": truncated: " + std::to_string(bytes.size()) +
                     " bytes, the token shard header needs " + std::to_string(kHeader));

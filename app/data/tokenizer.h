@@ -37,6 +37,12 @@ class Gpt2Tokenizer final : public Tokenizer {
  public:
   /// Throws DataError naming the file when a vocabulary file is missing or malformed.
   Gpt2Tokenizer(const std::string& encoder_json_path, const std::string& vocab_bpe_path);
+  /// The vocabulary files' contents and the names that messages give them.
+  struct Files {
+    std::string encoder_json, encoder_json_path, vocab_bpe, vocab_bpe_path;
+  };
+  /// The same from the files' contents (tests and the fuzzers).
+  explicit Gpt2Tokenizer(const Files& files);
   ~Gpt2Tokenizer() override;
   std::string name() const override { return "gpt2"; }
   int64_t vocab_size() const override;

@@ -104,9 +104,44 @@ Fingerprint& Fingerprint::add(const std::string& key, const std::string& value) 
   return *this;
 }
 
+namespace {
+// Keys and values may hold any bytes (a --text path with a newline): '%', '=', CR and LF are
+// written as %XX, so that every entry is one line with one '='.
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '=' || c == '\n' || c == '\r') {
+      static const char* hex = "0123456789ABCDEF";
+      out += '%';
+      out += hex[static_cast<unsigned char>(c) >> 4];
+      out += hex[static_cast<unsigned char>(c) & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescape(const std::string& s) {
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && digit(s[i + 1]) >= 0 && digit(s[i + 2]) >= 0) {
+      out += static_cast<char>(digit(s[i + 1]) * 16 + digit(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+}  // namespace
+
 std::string Fingerprint::text() const {
   std::string s;
-  for (const auto& [k, v] : entries) s += k + "=" + v + "\n";
+  for (const auto& [k, v] : entries) s += escape(k) + "=" + escape(v) + "\n";
   return s;
 }
 
@@ -117,9 +152,9 @@ Fingerprint Fingerprint::parse(const std::string& text) {
   while (std::getline(in, line)) {
     const auto eq = line.find('=');
     if (eq == std::string::npos)
-      f.add(line, "");
+      f.add(unescape(line), "");
     else
-      f.add(line.substr(0, eq), line.substr(eq + 1));
+      f.add(unescape(line.substr(0, eq)), unescape(line.substr(eq + 1)));
   }
   return f;
 }
@@ -130,6 +165,7 @@ std::string Fingerprint::differences_from(const Fingerprint& saved) const {
       if (k == key) return &v;
     return nullptr;
   };
+  if (entries == saved.entries) return "";
   std::string out;
   auto note = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
   for (const auto& [k, v] : entries) {
@@ -141,6 +177,8 @@ std::string Fingerprint::differences_from(const Fingerprint& saved) const {
   }
   for (const auto& [k, v] : saved.entries)
     if (find(*this, k) == nullptr) note(k + ": saved " + v + ", now absent");
+  // Key by key the same, yet not equal: a key repeated with other values, or another order.
+  if (out.empty()) out = "the same keys, repeated or in another order";
   return out;
 }
 

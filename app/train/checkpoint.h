@@ -24,9 +24,11 @@ uint64_t fnv1a64(const void* data, size_t size, uint64_t h = 1469598103934665603
 struct Fingerprint {
   std::vector<std::pair<std::string, std::string>> entries;
   Fingerprint& add(const std::string& key, const std::string& value);
-  std::string text() const;  ///< "key=value\n" per entry
+  /// "key=value\n" per entry; %, =, CR and LF inside a key or value are written %XX.
+  std::string text() const;
   static Fingerprint parse(const std::string& text);
-  /// "key: saved A, now B; ..." for every key that differs (or is only on one side); "" if none.
+  /// "key: saved A, now B; ..." for every key that differs (or is only on one side); "" only
+  /// when the entries are equal, in order (keys repeated or reordered are a difference too).
   std::string differences_from(const Fingerprint& saved) const;
 };
 
