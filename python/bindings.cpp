@@ -588,9 +588,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
           }));
 
   m.def("f_fanion", &fanion::f_fanion, py::arg("k"), py::arg("alpha"));
-  m.def("s_fanion", &fanion::s_fanion, py::arg("k"), py::arg("alpha"), py::arg("eta"));
+  m.def("s_fanion", &fanion::s_fanion, py::arg("k"), py::arg("alpha"), py::arg("sign_lr_coeff"));
   m.def("make_direction", &fanion::make_direction, py::arg("family"),
-        py::arg("k") = fanion::kFullRank, py::arg("alpha") = 0.5, py::arg("eta") = 1.0,
+        py::arg("k") = fanion::kFullRank, py::arg("alpha") = 0.5, py::arg("sign_lr_coeff") = 1.0,
         py::arg("p") = 2.0);
 
   // --- optimizer kernels --------------------------------------------------------------------
@@ -632,7 +632,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
                        const std::string& shape_scale, bool normalize_weights,
                        py::object compute_dtype, const std::string& on_nonfinite, bool use_adamw,
                        bool adamw_for_non_matrix, double adamw_lr, double adamw_beta1,
-                       double adamw_beta2, double adamw_eps, double adamw_weight_decay) {
+                       double adamw_beta2, double adamw_eps, double adamw_weight_decay,
+                       bool batched) {
              fo::FanionOptions o(lr);
              o.direction(direction)
                  .momentum(momentum)
@@ -648,7 +649,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
                  .adamw_beta1(adamw_beta1)
                  .adamw_beta2(adamw_beta2)
                  .adamw_eps(adamw_eps)
-                 .adamw_weight_decay(adamw_weight_decay);
+                 .adamw_weight_decay(adamw_weight_decay)
+                 .batched(batched);
              return o;
            }),
            py::arg("lr") = 0.02, py::arg("direction") = Direction::muon(),
@@ -658,7 +660,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            py::arg("on_nonfinite") = "error", py::arg("use_adamw") = false,
            py::arg("adamw_for_non_matrix") = true, py::arg("adamw_lr") = 3e-4,
            py::arg("adamw_beta1") = 0.9, py::arg("adamw_beta2") = 0.95, py::arg("adamw_eps") = 1e-8,
-           py::arg("adamw_weight_decay") = 0.0)
+           py::arg("adamw_weight_decay") = 0.0, py::arg("batched") = false)
       .def_property(
           "lr", [](const fo::FanionOptions& o) { return o.lr(); },
           [](fo::FanionOptions& o, double v) { o.lr(v); })
@@ -716,6 +718,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def_property(
           "adamw_weight_decay", [](const fo::FanionOptions& o) { return o.adamw_weight_decay(); },
           [](fo::FanionOptions& o, double v) { o.adamw_weight_decay(v); })
+      .def_property(
+          "batched", [](const fo::FanionOptions& o) { return o.batched(); },
+          [](fo::FanionOptions& o, bool v) { o.batched(v); })
       .def("validate", &fo::FanionOptions::validate);
 
   m.def("preset", &fo::preset, py::arg("name"), py::arg("lr"), py::arg("momentum"),

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "fanion/matrix.h"
+#include "fanion/solvers/polar.h"
 
 namespace fanion::optim {
 namespace {
@@ -62,6 +63,39 @@ void adamw_update(const FanionOptions& o, double lr, const at::Tensor& p, const 
   p.addcdiv_(s.exp_avg(), denom, -lr / bias1);
 }
 
+bool is_batch(const FanionOptions& o, const at::Tensor& p) { return o.batched() && p.dim() >= 3; }
+
+/// batched: d of each matrix of M over its last two dimensions. A one-term Muon direction is
+/// one batched polar factor of the stack; any other goes matrix by matrix, the warm-start bases
+/// of matrix i in state.bases[i T, (i + 1) T) for T terms (a flat list, as Python keeps it).
+at::Tensor batched_direction(const FanionOptions& o, const at::Tensor& M, DirectionState& state) {
+  const Direction& direction = o.direction();
+  const at::Tensor stack = M.reshape({-1, M.size(-2), M.size(-1)});
+  const int64_t count = stack.size(0);
+  const auto& terms = direction.terms();
+  if (terms.size() == 1 && terms[0].kind == DirectionKind::kMuon) {
+    const at::ScalarType cdt =
+        o.compute_dtype().value_or(M.scalar_type() == at::kDouble ? at::kDouble : at::kFloat);
+    at::Tensor Q = polar_factor(stack.to(cdt), terms[0].polar).Q;
+    if (terms[0].weight != 1.0) Q = Q * terms[0].weight;
+    state.bases.assign(static_cast<size_t>(count), at::Tensor());
+    return Q.reshape(M.sizes()).to(M.scalar_type());
+  }
+  const size_t T = terms.size();
+  const bool warm = state.bases.size() == T * static_cast<size_t>(count);
+  std::vector<at::Tensor> out, bases;
+  for (int64_t i = 0; i < count; ++i) {
+    DirectionState one;
+    if (warm) one.bases.assign(state.bases.begin() + i * T, state.bases.begin() + (i + 1) * T);
+    out.push_back(direction.apply(stack[i], &one, o.compute_dtype()));
+    one.bases.resize(T);
+    bases.insert(bases.end(), one.bases.begin(), one.bases.end());
+    state.fallbacks += one.fallbacks;
+  }
+  state.bases = std::move(bases);
+  return at::stack(out).reshape(M.sizes());
+}
+
 void fanion_update(const FanionOptions& o, const at::Tensor& p, const at::Tensor& g,
                    FanionParamState& s) {
   at::Tensor buffer = s.momentum_buffer();
@@ -72,9 +106,13 @@ void fanion_update(const FanionOptions& o, const at::Tensor& p, const at::Tensor
     p.mul_(std::sqrt(static_cast<double>(p.size(0))) /
            p.norm().clamp_min(std::numeric_limits<float>::min()));
   }
-  at::Tensor d = o.direction().apply(M, &s.direction_state(), o.compute_dtype());
+  const bool batch = is_batch(o, p);
+  const at::Tensor d = batch ? batched_direction(o, M, s.direction_state())
+                             : o.direction().apply(M, &s.direction_state(), o.compute_dtype());
   if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());
-  p.add_(d, -o.lr() * shape_scale_factor(o.shape_scale(), p));
+  // A batch is scaled by the shape of one of its matrices.
+  const at::Tensor shape = batch ? p.reshape({-1, p.size(-2), p.size(-1)})[0] : p;
+  p.add_(d, -o.lr() * shape_scale_factor(o.shape_scale(), shape));
   s.step(s.step() + 1);
 }
 
@@ -99,6 +137,11 @@ void FanionOptions::validate() const {
   if (!(adamw_eps() >= 0.0)) bad_option("adamw_eps", adamw_eps(), "must be >= 0");
   if (!(adamw_weight_decay() >= 0.0) || !std::isfinite(adamw_weight_decay())) {
     bad_option("adamw_weight_decay", adamw_weight_decay(), "must be finite and >= 0");
+  }
+  if (batched() && normalize_weights()) {
+    throw std::invalid_argument(
+        "fanion::optim::Fanion: invalid option normalize_weights = true with batched = true "
+        "(the weight normalization is defined for one matrix)");
   }
   try {
     direction().validate();
@@ -225,6 +268,11 @@ void Fanion::check_group(size_t gi) const {
     if (p.is_complex()) {
       throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
                                   " is complex; complex parameters are not supported");
+    }
+    if (p.dim() == 2 && o.batched() && !o.use_adamw()) {
+      throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+                                  " is a matrix, not a batch of matrices, and its group has "
+                                  "batched=true; put it in a group with batched=false");
     }
     if (p.dim() < 2 && !o.use_adamw() && !o.adamw_for_non_matrix()) {
       throw std::invalid_argument(

@@ -758,3 +758,86 @@ TEST(OptimStep, ConstructorOverloadsAgree) {
 }
 
 }  // namespace
+
+// --- batched: a rank-3 parameter as a batch of matrices (experts, heads) --------------------
+
+namespace batched {
+
+/// One step of `options` on a [E, m, n] parameter in a batched group, and the same step on E
+/// separate [m, n] parameters, from the same gradients: the two must agree slice by slice.
+void expect_batch_equals_slices(const FanionOptions& options, int steps, double tol) {
+  const int64_t E = 3, m = 6, n = 4;
+  at::manual_seed(7);
+  const at::Tensor start = at::randn({E, m, n}, f64());
+  std::vector<at::Tensor> grads;
+  for (int t = 0; t < steps; ++t) grads.push_back(at::randn({E, m, n}, f64()));
+
+  at::Tensor batch = start.clone().requires_grad_(true);
+  Fanion batched_opt({batch}, FanionOptions(options).batched(true));
+  std::vector<at::Tensor> slices;
+  for (int64_t e = 0; e < E; ++e) slices.push_back(start[e].clone().requires_grad_(true));
+  Fanion sliced_opt(slices, options);
+  for (int t = 0; t < steps; ++t) {
+    batch.mutable_grad() = grads[t].clone();
+    for (int64_t e = 0; e < E; ++e) slices[e].mutable_grad() = grads[t][e].clone();
+    batched_opt.step();
+    sliced_opt.step();
+  }
+  for (int64_t e = 0; e < E; ++e) {
+    EXPECT_LT((batch.detach()[e] - slices[e].detach()).abs().max().item<double>(), tol)
+        << "slice " << e;
+  }
+}
+
+TEST(OptimBatched, MuonGivesEachMatrixItsOwnPolarFactor) {
+  const int64_t E = 4, m = 5, n = 3;
+  at::manual_seed(3);
+  at::Tensor p = at::zeros({E, m, n}, f64()).requires_grad_(true);
+  p.mutable_grad() = at::randn({E, m, n}, f64());
+  const double lr = 0.1;
+  Fanion opt({p}, FanionOptions(lr).direction(muon_exact()).momentum(0.0).batched(true));
+  opt.step();
+  for (int64_t e = 0; e < E; ++e) {
+    const at::Tensor s = at::linalg_svdvals(p.detach()[e] / -lr);
+    EXPECT_LT((s - 1.0).abs().max().item<double>(), 1e-10) << "slice " << e << ": " << s;
+  }
+  // Without batched the parameter is one (E, m * n) matrix: a single slice is not orthonormal.
+  at::Tensor q = at::zeros({E, m, n}, f64()).requires_grad_(true);
+  q.mutable_grad() = p.grad().clone();
+  Fanion flat({q}, FanionOptions(lr).direction(muon_exact()).momentum(0.0));
+  flat.step();
+  EXPECT_GT((at::linalg_svdvals(q.detach()[0] / -lr) - 1.0).abs().max().item<double>(), 0.1);
+}
+
+TEST(OptimBatched, EqualsSliceBySliceSteps) {
+  // Muon (the batched polar path, Newton–Schulz as used in practice), F-Muon and Fanion-2 with
+  // warm-started subspace-iteration bases (matrix by matrix), two steps each, with momentum and the
+  // shape scale of one matrix (sqrt(6/4), not that of the whole parameter).
+  const auto common = FanionOptions(0.05).momentum(0.9).shape_scale(ShapeScale::kMuon);
+  expect_batch_equals_slices(FanionOptions(common).direction(Direction::muon()), 2, 1e-12);
+  expect_batch_equals_slices(
+      FanionOptions(common).direction(fanion::f_fanion(fanion::kFullRank, 0.4)), 2, 1e-12);
+  expect_batch_equals_slices(FanionOptions(common).direction(Direction::fanion(
+                                 2, TopKOptions().set_method(TopKMethod::kSubspaceIteration))),
+                             3, 1e-9);
+}
+
+TEST(OptimBatched, AMatrixOrNormalizeWeightsInABatchedGroupIsRefusedByName) {
+  at::Tensor w = at::randn({4, 3}, f64()).requires_grad_(true);
+  try {
+    Fanion opt({w}, FanionOptions().batched(true));
+    FAIL() << "a matrix in a batched group was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("param 0 [4, 3]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("batched"), std::string::npos) << e.what();
+  }
+  at::Tensor b = at::randn({2, 4, 3}, f64()).requires_grad_(true);
+  try {
+    Fanion opt({b}, FanionOptions().batched(true).normalize_weights(true));
+    FAIL() << "normalize_weights with batched was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("normalize_weights"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace batched

@@ -29,7 +29,7 @@ def cpp_options(opt, group):
         use_adamw=group["use_adamw"], adamw_for_non_matrix=group["adamw_for_non_matrix"],
         adamw_lr=group["adamw_lr"], adamw_beta1=group["adamw_beta1"],
         adamw_beta2=group["adamw_beta2"], adamw_eps=group["adamw_eps"],
-        adamw_weight_decay=group["adamw_weight_decay"])
+        adamw_weight_decay=group["adamw_weight_decay"], batched=group["batched"])
 
 
 def cpp_twin(opt):
@@ -140,6 +140,19 @@ def test_parity_float64(name):
 def test_parity_float32(name):
     opt = CASES[name](problem(torch.float32))
     assert run_both(opt) <= 1e-6  # in practice 0: the same float32 operations
+
+
+BATCH_SHAPES = [(4, 6, 5), (2, 3, 4, 5), (12,)]  # batches of matrices, and a vector (AdamW)
+
+
+@pytest.mark.parametrize("name", ["muon", "muon-exact-shape-wd", "fmuon", "sneon",
+                                  "fanion-3-subspace-fp32-compute"])
+def test_parity_batched(name):
+    """batched=True: one direction per matrix of a batch, in both implementations."""
+    opt = CASES[name](problem(torch.float64, BATCH_SHAPES))
+    for group in opt.param_groups:
+        group["batched"] = True
+    assert run_both(opt) <= TOL
 
 
 def test_parity_param_groups_adamw_group_and_lr_schedule():

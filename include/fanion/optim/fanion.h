@@ -66,6 +66,11 @@ struct FanionOptions : public torch::optim::OptimizerCloneableOptions<FanionOpti
   /// Dtype the direction is computed in; nullopt: fp64 stays fp64, else fp32.
   TORCH_ARG(std::optional<at::ScalarType>, compute_dtype) = std::nullopt;
   TORCH_ARG(NonFinitePolicy, on_nonfinite) = NonFinitePolicy::kError;
+  /// A parameter of rank >= 3 is a batch of matrices over its last two dimensions (experts,
+  /// heads): one direction per matrix, shape_scale of one matrix; a one-term Muon direction
+  /// is one batched polar factor. false: the (out, in * ...) matrix view, as for conv weights.
+  /// A matrix (rank 2) in a batched group is an error; so is normalize_weights.
+  TORCH_ARG(bool, batched) = false;
 
   // --- the auxiliary AdamW ---
   /// Every parameter of this group goes to AdamW with `lr` as its learning rate
