@@ -24,6 +24,16 @@
 namespace fanion::app {
 namespace {
 
+/// The --json document of a bench command (docs/json.md): its name, the schema's version and
+/// one row per measured case.
+void write_json(const cli::Parser& p, const std::string& command, json::Value rows) {
+  if (auto path = p.get("json"))
+    json::write_file(*path, json::Value::object()
+                                .set("command", command)
+                                .set("schema_version", 1)
+                                .set("rows", std::move(rows)));
+}
+
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
@@ -223,7 +233,7 @@ int bench_lowrank(int argc, char** argv) {
       }
     }
   }
-  if (auto path = p.get("json")) json::write_file(*path, rows);
+  write_json(p, "bench lowrank", std::move(rows));
   return 0;
 }
 
@@ -318,7 +328,7 @@ int bench_polar(int argc, char** argv) {
       print(name, steps, secs, r, rel_err(r.Q.to(at::kDouble), ref));
     }
   }
-  if (auto path = p.get("json")) json::write_file(*path, rows);
+  write_json(p, "bench polar", std::move(rows));
   return 0;
 }
 
@@ -452,7 +462,7 @@ int bench_step(int argc, char** argv) {
       }
     }
   }
-  if (auto path = p.get("json")) json::write_file(*path, rows);
+  write_json(p, "bench step", std::move(rows));
   return 0;
 }
 

@@ -249,8 +249,13 @@ RunResult run_one(const LsqProblem& P, const Settings& s, const RunSpec& spec,
       r.stopped_early = true;
       break;
     }
-    progress.update(label + "  iter " + std::to_string(t) + "/" + std::to_string(s.max_iters) +
-                    "  loss " + fmt("%.4e", L) + "  " + fmt("%.1fs", seconds_since(t0) - logging));
+    progress.update(
+        label + "  iter " + std::to_string(t) + "/" + std::to_string(s.max_iters) + "  loss " +
+        fmt("%.4e", L) + "  " + fmt("%.1fs", seconds_since(t0) - logging) +
+        (t > 0 ? "  at most " +
+                     format_duration(seconds_since(t0) / double(t) * double(s.max_iters - t)) +
+                     " left"
+               : std::string()));
     X.mutable_grad() = G;
     try {
       opt.step();
@@ -546,9 +551,9 @@ int lsq_main(int argc, char** argv) {
         for (double lr : g.lrs) {
           ++k;
           RunSpec spec{a, lr, b, "grid"};
-          const std::string label = "[grid " + a + " " + std::to_string(k) + "/" +
-                                    std::to_string(total) + "] lr=" + fmt("%g", lr) +
-                                    " mom=" + fmt("%g", b) +
+          const std::string label = left_in_all(seconds_since(g0), k - 1, total) + "[grid " + a +
+                                    " " + std::to_string(k) + "/" + std::to_string(total) +
+                                    "] lr=" + fmt("%g", lr) + " mom=" + fmt("%g", b) +
                                     " best=" + (g.best_iters ? std::to_string(*g.best_iters) : "-");
           RunResult r = run_one(P, s, spec, g.best_iters, /*stop_at_target=*/true,
                                 /*log_norms=*/false, progress, label);
@@ -587,8 +592,9 @@ int lsq_main(int argc, char** argv) {
   }
   for (size_t i = 0; i < specs.size(); ++i) {
     const RunSpec& spec = specs[i];
-    const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(specs.size()) +
-                              "] " + spec.algorithm + " lr=" + fmt("%g", spec.lr) +
+    const std::string label = left_in_all(seconds_since(t_all), i, specs.size()) + "[" +
+                              std::to_string(i + 1) + "/" + std::to_string(specs.size()) + "] " +
+                              spec.algorithm + " lr=" + fmt("%g", spec.lr) +
                               " mom=" + fmt("%g", spec.momentum);
     RunResult r =
         run_one(P, s, spec, std::nullopt, s.stop_at_target, s.grad_norms, progress, label);

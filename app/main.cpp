@@ -1,5 +1,6 @@
 // `fanion`: the command-line tool. A table of subcommands; each one parses its own options.
 #include <c10/util/Exception.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,7 +25,7 @@ const Subcommand kSubcommands[] = {
     {"lsq", fanion::app::lsq_main,
      "linear least squares: iterations to loss 1e-3 (paper §6.1, Table 3, Figures 1, 10)"},
     {"bench", fanion::app::bench_main,
-     "solver benchmarks: lowrank (paper Table 1), polar (Table 2)"},
+     "solver benchmarks: lowrank (paper Table 1), polar (Table 2), step (one optimizer step)"},
     {"train", fanion::app::train_main,
      "training: cnn (airbench CNN, §6.2, Table 5), gpt (NanoGPT-style, §6.3-6.5)"},
 };
@@ -36,6 +37,9 @@ void print_usage(std::FILE* out) {
                "Norm-based matrix optimizers (Fanions, F-/S-Fanions, Muon, Neon, NSGD, "
                "SignSGD):\nexperiments of \"The Ky Fan Norms and Beyond\".\n\ncommands:\n");
   for (const Subcommand& s : kSubcommands) std::fprintf(out, "  %-8s %s\n", s.name, s.summary);
+  std::fprintf(out,
+               "\noptions:\n  --help     this text\n  --version  fanion's version and the "
+               "LibTorch it was built with\n");
 }
 
 }  // namespace
@@ -55,6 +59,11 @@ int main(int argc, char** argv) {
   const std::string name = argv[1];
   if (name == "-h" || name == "--help" || name == "help") {
     print_usage(stdout);
+    return 0;
+  }
+  if (name == "--version" || name == "version") {
+    std::printf("fanion %s (LibTorch %d.%d.%d)\n", FANION_VERSION, TORCH_VERSION_MAJOR,
+                TORCH_VERSION_MINOR, TORCH_VERSION_PATCH);
     return 0;
   }
   for (const Subcommand& s : kSubcommands) {

@@ -12,6 +12,27 @@
 
 namespace fanion::app {
 
+/// "12.3s", "4m05s", "1h02m".
+inline std::string format_duration(double s) {
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
+  }
+  return buf;
+}
+
+/// The whole command's estimate, from the `done` of `total` runs it finished in `elapsed`
+/// seconds: "[all: about 4m05s left] "; "" before the first run ends (nothing to go by).
+inline std::string left_in_all(double elapsed, size_t done, size_t total) {
+  if (done == 0 || done >= total) return "";
+  return "[all: about " + format_duration(elapsed / double(done) * double(total - done)) +
+         " left] ";
+}
+
 class Progress {
  public:
   explicit Progress(bool quiet = false, double interval = 1.0, double pipe_interval = 10.0)

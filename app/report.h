@@ -27,18 +27,26 @@ struct Column {
   bool left = false;  ///< left-aligned (text) or right-aligned (numbers)
 };
 
+/// Columns a UTF-8 string takes in a terminal: one per code point ("±", "σ₁" are one each; the
+/// tables hold no wide or combining characters).
+inline size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // count every byte but continuations
+  return n;
+}
+
 inline void print_table(std::ostream& out, const std::vector<Column>& cols,
                         const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> w(cols.size());
   for (size_t c = 0; c < cols.size(); ++c) {
-    w[c] = cols[c].title.size();
-    for (const auto& row : rows) w[c] = std::max(w[c], row[c].size());
+    w[c] = display_width(cols[c].title);
+    for (const auto& row : rows) w[c] = std::max(w[c], display_width(row[c]));
   }
   auto line = [&](const std::vector<std::string>& cells) {
     std::string s;
     for (size_t c = 0; c < cols.size(); ++c) {
       if (c) s += " | ";
-      const std::string pad(w[c] - cells[c].size(), ' ');
+      const std::string pad(w[c] - display_width(cells[c]), ' ');
       s += cols[c].left ? cells[c] + pad : pad + cells[c];
     }
     while (!s.empty() && s.back() == ' ') s.pop_back();

@@ -279,13 +279,13 @@ Direction f_fanion(int64_t k, double alpha) {
   return alpha * low_rank + (1.0 - alpha) * Direction::nsgd();
 }
 
-Direction s_fanion(int64_t k, double alpha, double eta) {
+Direction s_fanion(int64_t k, double alpha, double sign_lr_coeff) {
   const Direction low_rank = k == kFullRank ? Direction::muon() : Direction::fanion(k);
-  return alpha * low_rank + (1.0 - alpha) * eta * Direction::sign();
+  return alpha * low_rank + (1.0 - alpha) * sign_lr_coeff * Direction::sign();
 }
 
-Direction make_direction(const std::string& family_in, int64_t k, double alpha, double eta,
-                         double p) {
+Direction make_direction(const std::string& family_in, int64_t k, double alpha,
+                         double sign_lr_coeff, double p) {
   std::string family = family_in;
   for (auto& c : family) c = c == '-' ? '_' : static_cast<char>(std::tolower(c));
   if (family == "nsgd") return Direction::nsgd();
@@ -294,11 +294,11 @@ Direction make_direction(const std::string& family_in, int64_t k, double alpha, 
   if (family == "neon") return Direction::neon();
   if (family == "fanion") return k == kFullRank ? Direction::muon() : Direction::fanion(k);
   if (family == "f_fanion") return f_fanion(k, alpha);
-  if (family == "s_fanion") return s_fanion(k, alpha, eta);
+  if (family == "s_fanion") return s_fanion(k, alpha, sign_lr_coeff);
   if (family == "f_muon") return f_fanion(kFullRank, alpha);
   if (family == "f_neon") return f_fanion(1, alpha);
-  if (family == "s_muon") return s_fanion(kFullRank, alpha, eta);
-  if (family == "s_neon") return s_fanion(1, alpha, eta);
+  if (family == "s_muon") return s_fanion(kFullRank, alpha, sign_lr_coeff);
+  if (family == "s_neon") return s_fanion(1, alpha, sign_lr_coeff);
   if (family == "schatten") return Direction::schatten(p);
   throw std::invalid_argument(
       "fanion: unknown direction family '" + family_in +

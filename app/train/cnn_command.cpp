@@ -144,11 +144,12 @@ int cnn_command(int argc, char** argv) {
   const auto t_all = std::chrono::steady_clock::now();
   std::vector<train::CnnRunResult> results;
   for (size_t i = 0; i < plan.size(); ++i) {
-    const std::string tag = run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
+    const std::string tag = left_in_all(seconds_since(t_all), i, plan.size()) +
+                            run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
     auto r = train::run_cnn(cfg, images, plan[i].opt, plan[i].seed,
                             [&](const std::string& s) { progress.update(tag + s); });
     progress.done(tag + "val accuracy " + fmt("%.2f%%", 100 * r.val_accuracy) + " in " +
-                  train::format_duration(r.seconds));
+                  format_duration(r.seconds));
     results.push_back(std::move(r));
   }
 
@@ -197,7 +198,7 @@ int cnn_command(int argc, char** argv) {
                        {"paper (CIFAR-10, Table 5)"},
                        {"s/run"}},
                       rows);
-  std::cout << "total " << train::format_duration(seconds_since(t_all)) << "\n";
+  std::cout << "total " << format_duration(seconds_since(t_all)) << "\n";
 
   json::Value runs = json::Value::array();
   for (const auto& r : results) runs.push_back(r.to_json());

@@ -10,6 +10,7 @@
 
 #include "fanion/optim/fanion.h"
 #include "json.h"
+#include "progress.h"
 
 namespace fanion::app::train {
 
@@ -80,8 +81,5 @@ class LrSchedule {
 
 /// Seconds on a monotonic clock (differences are durations).
 double now_seconds();
-
-/// "12.3s", "4m05s", "1h02m".
-std::string format_duration(double seconds);
 
 }  // namespace fanion::app::train

@@ -166,12 +166,13 @@ int gpt_command(int argc, char** argv) {
   const auto t_all = std::chrono::steady_clock::now();
   std::vector<train::GptRunResult> results;
   for (size_t i = 0; i < plan.size(); ++i) {
-    const std::string tag = run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
+    const std::string tag = left_in_all(seconds_since(t_all), i, plan.size()) +
+                            run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
     auto r = train::run_gpt(cfg, tokens, plan[i].opt, plan[i].seed,
                             [&](const std::string& s) { progress.update(tag + s); });
     progress.done(
         tag + (r.diverged ? std::string("diverged") : "val loss " + fmt("%.4f", r.final_val_loss)) +
-        " in " + train::format_duration(r.seconds));
+        " in " + format_duration(r.seconds));
     results.push_back(std::move(r));
   }
 
@@ -230,7 +231,7 @@ int gpt_command(int argc, char** argv) {
             << (sweep ? "; * = best lr of the optimizer" : "") << "\n";
   report::print_table(std::cout, {{"optimizer", true}, {"lr"}, {"val loss"}, {"s/run"}, {"tok/s"}},
                       rows);
-  std::cout << "total " << train::format_duration(seconds_since(t_all)) << "\n";
+  std::cout << "total " << format_duration(seconds_since(t_all)) << "\n";
 
   json::Value runs = json::Value::array();
   for (size_t i = 0; i < results.size(); ++i)

@@ -89,8 +89,8 @@ class Direction {
 
 /// F-Fanion-k: alpha * Fanion_k + (1 - alpha) * NSGD (eq. 11). k = kFullRank gives F-Muon.
 Direction f_fanion(int64_t k, double alpha);
-/// S-Fanion-k: alpha * Fanion_k + (1 - alpha) * eta * sign (eq. 13), eta = sign_lr_coeff.
-Direction s_fanion(int64_t k, double alpha, double eta);
+/// S-Fanion-k: alpha * Fanion_k + (1 - alpha) * sign_lr_coeff * sign (eq. 13; the paper's eta).
+Direction s_fanion(int64_t k, double alpha, double sign_lr_coeff);
 
 /// Fanion rank meaning min(m, n): Fanion-kFullRank is Muon and is computed as the polar factor.
 inline constexpr int64_t kFullRank = std::numeric_limits<int64_t>::max();
@@ -99,6 +99,6 @@ inline constexpr int64_t kFullRank = std::numeric_limits<int64_t>::max();
 /// family: nsgd, sign, muon, neon, fanion, f_fanion, s_fanion, f_muon, f_neon, s_muon,
 /// s_neon, schatten.
 Direction make_direction(const std::string& family, int64_t k = kFullRank, double alpha = 0.5,
-                         double eta = 1.0, double p = 2.0);
+                         double sign_lr_coeff = 1.0, double p = 2.0);
 
 }  // namespace fanion

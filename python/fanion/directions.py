@@ -19,7 +19,8 @@ Weighted sums of directions are directions (paper Lemma 3/4, Corollary 5): the u
 Minkowski sum of the weighted balls and the dual norm is the weighted sum of dual norms. So
 
 - ``f_fanion(M, k, alpha)`` = alpha * fanion_k(M) + (1 - alpha) * M / ||M||_F      (eq. 11)
-- ``s_fanion(M, k, alpha, eta)`` = alpha * fanion_k(M) + (1 - alpha) * eta * sign(M)  (eq. 13)
+- ``s_fanion(M, k, alpha, sign_lr_coeff)`` = alpha * fanion_k(M) + (1 - alpha) * sign_lr_coeff *
+  sign(M)  (eq. 13; the paper's and earlier fanions' ``eta`` is still accepted as a keyword)
 
 and any combination can be built from :class:`Direction` values with ``+`` and ``*``::
 
@@ -112,11 +113,24 @@ def _check_k(k):
     return check_int(k, "k", _WHERE, low=1)
 
 
-def make(family, *, k=None, alpha=0.5, eta=1.0, p=2.0, method=None, **solver):
+def _sign_lr_coeff(sign_lr_coeff, eta, where):
+    """``eta``: the old name of ``sign_lr_coeff`` (one name per concept since 0.1), kept as an
+    alias."""
+    if eta is not None:
+        if sign_lr_coeff is not None:
+            raise TypeError(f"{where}: give sign_lr_coeff or its old name eta, not both")
+        sign_lr_coeff = eta
+    return 1.0 if sign_lr_coeff is None else sign_lr_coeff
+
+
+def make(family, *, k=None, alpha=0.5, sign_lr_coeff=None, p=2.0, method=None, eta=None,
+         **solver):
     """A :class:`Direction` by family name: nsgd, sign, muon, neon, fanion, f_fanion, s_fanion,
     f_muon, f_neon, s_muon, s_neon, schatten. ``k=None`` means full rank (Fanion-min(m,n) is
     Muon). ``method`` and ``solver`` keywords go to :func:`polar_options` for Muon terms and
-    :func:`top_k_options` for Neon/Fanion terms."""
+    :func:`top_k_options` for Neon/Fanion terms. ``sign_lr_coeff`` (default 1; old name
+    ``eta``) weighs the sign term of the S- families."""
+    sign_lr_coeff = _sign_lr_coeff(sign_lr_coeff, eta, _WHERE)
     if not isinstance(family, str):
         raise TypeError(f"{_WHERE}: family must be a string, got {family!r}")
     fam = family.lower().replace("-", "_")
@@ -148,9 +162,9 @@ def make(family, *, k=None, alpha=0.5, eta=1.0, p=2.0, method=None, **solver):
     alpha = check_real(alpha, "alpha", _WHERE)
     if fam.startswith("f_"):
         return alpha * low_rank + (1.0 - alpha) * Direction.nsgd()
-    eta = check_real(eta, "eta (sign_lr_coeff)", _WHERE)
-    # Same arithmetic as fanion::s_fanion: the sign weight is ((1 - alpha) * eta).
-    return alpha * low_rank + ((1.0 - alpha) * eta) * Direction.sign()
+    coeff = check_real(sign_lr_coeff, "sign_lr_coeff", _WHERE)
+    # Same arithmetic as fanion::s_fanion: the sign weight is ((1 - alpha) * sign_lr_coeff).
+    return alpha * low_rank + ((1.0 - alpha) * coeff) * Direction.sign()
 
 
 def _apply(direction, M, compute_dtype):
@@ -198,11 +212,13 @@ def f_fanion(M, k, alpha, method=None, *, compute_dtype=None, **solver):
     return _apply(make("f_fanion", k=k, alpha=alpha, method=method, **solver), M, compute_dtype)
 
 
-def s_fanion(M, k, alpha, eta, method=None, *, compute_dtype=None, **solver):
-    """alpha * fanion_k(M) + (1 - alpha) * eta * sign(M) (S-Fanion-k, paper eq. 13), eta being
-    the optimizers' ``sign_lr_coeff``. ``k=None``: S-Muon."""
-    return _apply(make("s_fanion", k=k, alpha=alpha, eta=eta, method=method, **solver), M,
-                  compute_dtype)
+def s_fanion(M, k, alpha, sign_lr_coeff=None, method=None, *, compute_dtype=None, eta=None,
+             **solver):
+    """alpha * fanion_k(M) + (1 - alpha) * sign_lr_coeff * sign(M) (S-Fanion-k, paper eq. 13;
+    ``eta``: the old name of sign_lr_coeff). ``k=None``: S-Muon."""
+    coeff = _sign_lr_coeff(sign_lr_coeff, eta, _WHERE + ".s_fanion")
+    return _apply(make("s_fanion", k=k, alpha=alpha, sign_lr_coeff=coeff, method=method,
+                       **solver), M, compute_dtype)
 
 
 def f_muon(M, alpha, method=None, *, compute_dtype=None, **solver):
@@ -215,14 +231,18 @@ def f_neon(M, alpha, method=None, *, compute_dtype=None, **solver):
     return f_fanion(M, 1, alpha, method, compute_dtype=compute_dtype, **solver)
 
 
-def s_muon(M, alpha, eta, method=None, *, compute_dtype=None, **solver):
-    """alpha * U V^T + (1 - alpha) * eta * sign(M) (S-Muon, eq. 13 with k = min(m, n))."""
-    return s_fanion(M, None, alpha, eta, method, compute_dtype=compute_dtype, **solver)
+def s_muon(M, alpha, sign_lr_coeff=None, method=None, *, compute_dtype=None, eta=None,
+           **solver):
+    """alpha * U V^T + (1 - alpha) * sign_lr_coeff * sign(M) (S-Muon, eq. 13 with k = min(m, n))."""
+    coeff = _sign_lr_coeff(sign_lr_coeff, eta, _WHERE + ".s_muon")
+    return s_fanion(M, None, alpha, coeff, method, compute_dtype=compute_dtype, **solver)
 
 
-def s_neon(M, alpha, eta, method=None, *, compute_dtype=None, **solver):
-    """alpha * u_1 v_1^T + (1 - alpha) * eta * sign(M) (S-Neon, eq. 13 with k = 1)."""
-    return s_fanion(M, 1, alpha, eta, method, compute_dtype=compute_dtype, **solver)
+def s_neon(M, alpha, sign_lr_coeff=None, method=None, *, compute_dtype=None, eta=None,
+           **solver):
+    """alpha * u_1 v_1^T + (1 - alpha) * sign_lr_coeff * sign(M) (S-Neon, eq. 13 with k = 1)."""
+    coeff = _sign_lr_coeff(sign_lr_coeff, eta, _WHERE + ".s_neon")
+    return s_fanion(M, 1, alpha, coeff, method, compute_dtype=compute_dtype, **solver)
 
 
 def combine(*terms):

@@ -293,7 +293,7 @@ class NormOptimizer(torch.optim.Optimizer):
             solver = dict(method=group["method"], tol=group["solver_tol"],
                           max_passes=group["max_passes"], seed=group["seed"])
         return _dirs.make(self._family, k=group.get("k"), alpha=group.get("alpha", 0.5),
-                          eta=group.get("sign_lr_coeff", 1.0), **solver)
+                          sign_lr_coeff=group.get("sign_lr_coeff", 1.0), **solver)
 
     def direction(self, group_index=0):
         """The :class:`fanion.directions.Direction` param group ``group_index`` steps with."""

@@ -155,3 +155,26 @@ def test_a_checkpoint_resumes_only_the_same_run_and_only_intact(tmp_path, text_f
     assert no_stack_frames(r.stderr), r.stderr
     r = gpt(text_file, "--resume", str(tmp_path / "missing.pt"))
     assert r.returncode == 2 and "--resume: cannot read" in r.stderr
+
+
+def test_version_and_top_level_help():
+    import fanion  # the package of the same build (PYTHONPATH)
+
+    r = run("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"fanion {fanion.__version__} (LibTorch "), r.stdout
+    h = run("--help")
+    assert h.returncode == 0
+    for command in ("lsq", "bench", "train", "step", "--version"):
+        assert command in h.stdout, (command, h.stdout)
+
+
+def test_bench_json_names_its_command_and_schema(tmp_path):
+    import json
+
+    out = tmp_path / "polar.json"
+    r = run("bench", "polar", "--sizes", "16", "--repeats", "1", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["command"] == "bench polar" and doc["schema_version"] == 1
+    assert doc["rows"] and all(row["n"] == 16 for row in doc["rows"])

@@ -254,3 +254,13 @@ def test_bad_arguments():
         D.combine(Direction.nsgd(), "muon")
     with pytest.raises(ValueError, match="unknown direction family"):
         D.make("adam")
+
+
+def test_sign_lr_coeff_has_one_name_and_eta_stays_an_alias():
+    M = torch.randn(6, 4, dtype=torch.float64)
+    new = D.s_muon(M, 0.3, sign_lr_coeff=0.05, method="exact")
+    torch.testing.assert_close(D.s_muon(M, 0.3, eta=0.05, method="exact"), new, rtol=0, atol=0)
+    torch.testing.assert_close(D.s_muon(M, 0.3, 0.05, method="exact"), new, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="sign_lr_coeff or its old name eta"):
+        D.s_muon(M, 0.3, sign_lr_coeff=0.05, eta=0.05)
+    assert D.make("s_neon", sign_lr_coeff=0.2).terms[1].weight == pytest.approx(0.5 * 0.2)
