@@ -30,6 +30,7 @@ the slices where that is fewer numbers (the paper's §7.4): the rows of U to the
 ``optimizer.last_dtensor_stats`` reports the last step: matrices gathered, owned here, sent as
 factors, the bytes this rank sent and received, and the bytes of optimizer state it holds.
 """
+import datetime
 import math
 import re
 
@@ -87,7 +88,8 @@ class _Layout:
     """How a DTensor parameter is split: the mesh group of its one sharded dimension (or None:
     replicated), that dimension, and the slice lengths."""
 
-    def __init__(self, p, name, where):
+    def __init__(self, p, name, where, timeout=300.0):
+        self.timeout, self.where, self.name = timeout, where, name
         mesh, shards = p.device_mesh, []
         for mesh_dim, pl in enumerate(p.placements):
             if pl.is_replicate():
@@ -126,7 +128,8 @@ class _Layout:
         received)."""
         buf = self._padded(local)
         parts = [torch.empty_like(buf) for _ in range(self.world)] if self.rank == owner else None
-        dist.gather(buf, parts, dst=dist.get_global_rank(self.group, owner), group=self.group)
+        self._wait(dist.gather(buf, parts, dst=dist.get_global_rank(self.group, owner),
+                               group=self.group, async_op=True), "gathering")
         if self.rank != owner:
             return None, _nbytes(buf), 0
         whole = torch.cat([t.narrow(self.dim, 0, n) for t, n in zip(parts, self.sizes)], self.dim)
@@ -143,13 +146,18 @@ class _Layout:
             for n in self.sizes:
                 parts.append(self._padded(whole.narrow(dim, start, n), dim).contiguous())
                 start += n
-        dist.scatter(buf, parts, src=dist.get_global_rank(self.group, owner), group=self.group)
+        self._wait(dist.scatter(buf, parts, src=dist.get_global_rank(self.group, owner),
+                                group=self.group, async_op=True), "scattering")
         return buf.narrow(dim, 0, like.shape[dim]), *self._traffic(buf, owner)
 
     def broadcast(self, t, owner):
         """The owner's `t` on every rank (`t` has its shape and dtype everywhere)."""
-        dist.broadcast(t, src=dist.get_global_rank(self.group, owner), group=self.group)
+        self._wait(dist.broadcast(t, src=dist.get_global_rank(self.group, owner),
+                                  group=self.group, async_op=True), "broadcasting")
         return t, *self._traffic(t, owner)
+
+    def _wait(self, work, what):
+        wait(work, self.timeout, f"{self.where}: {what} {self.name}")
 
     def _traffic(self, buf, owner):
         """(bytes sent, bytes received) here by a one-to-all exchange of `buf` per rank."""
@@ -168,7 +176,19 @@ def _local(t):
     return t.to_local() if is_dtensor(t) else t
 
 
-def agree(params, error, grads):
+def wait(work, timeout, what):
+    """Waits for an asynchronous collective at most `timeout` seconds (the optimizer's), so that
+    no rank waits for a missing or failed one for the process group's 30 minutes."""
+    try:
+        work.wait(datetime.timedelta(seconds=timeout))
+    except RuntimeError as e:
+        raise RuntimeError(f"{what} did not complete within timeout={timeout:g} s on rank "
+                           f"{dist.get_rank()}: another rank did not take part (it failed, or "
+                           f"never called step()); the process group cannot be trusted after "
+                           f"this. ({e})") from e
+
+
+def agree(params, error, grads, timeout=300.0):
     """After the local checks of a step, on every rank of the meshes of `params` (all the
     optimizer's DTensor parameters, the same list on every rank): whether any rank refused the
     step, and which of `grads` ({id(param): its DTensor gradient} of this step) are non-finite
@@ -183,7 +203,9 @@ def agree(params, error, grads):
     flags = torch.tensor(flags, dtype=torch.int32)
     for mesh in meshes.values():
         for d in range(mesh.ndim):
-            dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=mesh.get_group(d))
+            wait(dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=mesh.get_group(d),
+                                 async_op=True), timeout,
+                 "fanion.optim: agreeing on the step's gradients")
     if error is None and int(flags[0]) != 0:
         error = ValueError("fanion.optim: another rank refused this step (a bad gradient on "
                            "that rank); nothing was changed")
@@ -200,7 +222,7 @@ def step(opt, work):
         if group["batched"] and p.dim() >= 3 and not group["use_adamw"]:
             raise ValueError(f"{where}: {opt._param_name(gi, pi, p)}: batched=True is not "
                              "available for DTensor parameters yet")
-        layout = _Layout(p, opt._param_name(gi, pi, p), where)
+        layout = _Layout(p, opt._param_name(gi, pi, p), where, opt.timeout)
         owner = 0
         if layout.group is not None and not (group["use_adamw"] or p.dim() < 2):
             m, n = p.shape[0], math.prod(p.shape[1:])
@@ -250,11 +272,45 @@ def _by_slices(direction, whole, M, bases, group, layout, owner):
     if layout.rank == owner:
         d_whole, bases = direction.apply(whole, bases, group["compute_dtype"])
     d, sent, received = layout.scatter(d_whole, M, owner)
-    box = [bases]
-    dist.broadcast_object_list(box, src=dist.get_global_rank(layout.group, owner),
-                               group=layout.group)
-    bases = [None if b is None else b.to(M.device) for b in box[0]]
-    return d, bases, (sent, received)
+    bases, s2, r2 = _broadcast_bases(bases, direction, whole_shape(layout, M), layout, owner,
+                                     M.device)
+    return d, bases, (sent + s2, received + r2)
+
+
+def whole_shape(layout, M):
+    """The whole matrix's (m, n) from a slice of its rows or columns."""
+    shape = list(M.shape)
+    shape[layout.dim] = sum(layout.sizes)
+    return shape[0], math.prod(shape[1:])
+
+
+_BASIS_DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
+
+
+def _broadcast_bases(bases, direction, shape, layout, owner, device):
+    """The owner's warm-start bases on every rank: per top-k term one float64 tensor of a size
+    every rank knows (width + 1, or 0 for none; the dtype's index; the n x r basis padded to
+    min(k, m, n) columns), so that the wait is bounded like every other collective here."""
+    m, n = shape
+    out, sent, received = [], 0, 0
+    for i, term in enumerate(direction.terms):
+        b = bases[i] if layout.rank == owner and i < len(bases) else None
+        if term.kind != "fanion":
+            if b is not None:
+                raise RuntimeError(f"fanion.dtensor: a {term.kind} term kept a basis")
+            out.append(None)
+            continue
+        kk = min(term.k, m, n)
+        packed = torch.zeros(2 + n * kk, dtype=torch.float64, device=device)
+        if b is not None:
+            packed[0], packed[1] = b.shape[1] + 1, _BASIS_DTYPES.index(b.dtype)
+            packed[2:].view(n, kk)[:, :b.shape[1]] = b
+        packed, s1, r1 = layout.broadcast(packed, owner)
+        sent, received = sent + s1, received + r1
+        r = int(packed[0]) - 1
+        out.append(None if r < 0 else
+                   packed[2:].view(n, kk)[:, :r].to(_BASIS_DTYPES[int(packed[1])]).clone())
+    return out, sent, received
 
 
 def _factored(direction, shape, layout):
@@ -325,6 +381,6 @@ def _normalize_weight(group, p, p_local, layout):
     DTensor is its slice's)."""
     sq = p_local.double().pow(2).sum()
     if layout.group is not None:
-        dist.all_reduce(sq, group=layout.group)
+        layout._wait(dist.all_reduce(sq, group=layout.group, async_op=True), "the norm of")
     norm = max(math.sqrt(float(sq)), 1.1754943508222875e-38)
     p_local.mul_(math.sqrt(float(p.shape[0])) / norm)

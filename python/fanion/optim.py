@@ -143,9 +143,10 @@ class NormOptimizer(torch.optim.Optimizer):
             stored as ``adamw_beta1``/``adamw_beta2``, the C++ names).
         process_group, distributed: the sharded mode (see :mod:`fanion.distributed`).
         timeout (float): the longest any rank waits for the others in a step of the sharded
-            mode, in seconds (default 300, not the process group's 30 minutes): a rank that
-            does not come is named in the error (on Gloo); a timed-out process group cannot be
-            used again, and later steps say so.
+            mode or of DTensor (FSDP2) parameters, in seconds (default 300, not the process
+            group's 30 minutes): a rank that does not come is named in the error (sharded mode
+            on Gloo); a timed-out process group cannot be used again, and later steps of the
+            sharded mode say so.
     """
 
     _family = None           # directions.make() family of the named subclasses
@@ -188,6 +189,7 @@ class NormOptimizer(torch.optim.Optimizer):
         self._check_options(defaults, where + " (defaults)")
         super().__init__(params, defaults)
         check_real(timeout, "timeout", where, low=0.0, low_open=True)
+        self.timeout = float(timeout)
         self._sharding = None
         self.last_dtensor_stats = {}
         if (process_group is not None or distributed) and any(
@@ -398,6 +400,7 @@ class NormOptimizer(torch.optim.Optimizer):
         self.__dict__.setdefault("_direction_cache", {})
         self.__dict__.setdefault("last_skipped", [])
         self.__dict__.setdefault("_sharding", None)
+        self.__dict__.setdefault("timeout", 300.0)
 
     # --- state dict -----------------------------------------------------------------------------
 
@@ -493,7 +496,8 @@ class NormOptimizer(torch.optim.Optimizer):
 
         dtensors = self._dtensors()
         if dtensors:
-            error, bad = _dt.agree(dtensors, error, {id(it[3]): it[4] for it in pending})
+            error, bad = _dt.agree(dtensors, error, {id(it[3]): it[4] for it in pending},
+                                   self.timeout)
             for gi, pi, group, p, g, name in pending:
                 if id(p) not in bad:
                     work.append((gi, pi, group, p, g))

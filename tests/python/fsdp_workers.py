@@ -141,6 +141,21 @@ def by_hand(rank, world, out_dir):
         nan_error = str(e)
     unchanged = all(torch.equal(p.full_tensor(), b) for p, b in zip(ps, before))
 
+    # Fanion-2 warm-started on column slices: the owner's bases travel to every rank (a
+    # fixed-size broadcast) and the next steps start from them, as a single process does.
+    cols = nn.Parameter(distribute_tensor(whole[1].clone(), mesh, [Shard(1)]))
+    cols_ref = nn.Parameter(whole[1].clone())
+    warm = fanion.Fanion([("cols", cols)], k=2, lr=0.1, method="subspace")
+    warm_ref = fanion.Fanion([cols_ref], k=2, lr=0.1, method="subspace")
+    for s in range(STEPS):
+        gr = torch.randn(5, 11, generator=torch.Generator().manual_seed(100 + s),
+                         dtype=torch.float64)
+        cols.grad, cols_ref.grad = distribute_tensor(gr.clone(), mesh, [Shard(1)]), gr.clone()
+        warm.step()
+        warm_ref.step()
+    warm_gap = float((cols.full_tensor() - cols_ref).abs().max())
+    warm_bases = [b is not None for b in warm.state[cols]["direction_bases"]]
+
     placement_error = ""
     if world == 4:
         mesh2 = init_device_mesh("cpu", (2, 2))
@@ -153,7 +168,30 @@ def by_hand(rank, world, out_dir):
         except ValueError as e:
             placement_error = str(e)
     return dict(gap=gap, nan_error=nan_error, unchanged=unchanged,
-                placement_error=placement_error)
+                placement_error=placement_error, warm_gap=warm_gap, warm_bases=warm_bases)
+
+
+def absent_rank(rank, world, out_dir):
+    """Rank 1 never steps: rank 0 raises within about the optimizer's timeout, not the process
+    group's 30 minutes."""
+    import time
+
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+    mesh = init_device_mesh("cpu", (world,))
+    p = nn.Parameter(distribute_tensor(torch.randn(8, 6, dtype=torch.float64), mesh, [Shard(0)]))
+    p.grad = distribute_tensor(torch.randn(8, 6, dtype=torch.float64), mesh, [Shard(0)])
+    opt = fanion.Muon([("w", p)], timeout=2)
+    if rank == 1:
+        time.sleep(8)
+        return {}
+    start = time.monotonic()
+    try:
+        opt.step()
+        message = "no error"
+    except RuntimeError as e:
+        message = str(e)
+    return dict(message=message, waited=time.monotonic() - start)
 
 
 def run(rank, world, port, fn_name, out_dir):

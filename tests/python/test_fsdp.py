@@ -89,6 +89,13 @@ def test_distribute_tensor_by_hand(tmp_path, world):
         assert r["gap"] <= TOL, (rank, r["gap"])
         assert "non-finite" in r["nan_error"] and "rows" in r["nan_error"], r["nan_error"]
         assert r["unchanged"], rank
+        assert r["warm_gap"] <= TOL and r["warm_bases"] == [True], (rank, r)
         if world == 4:
             assert "blocks" in r["placement_error"] and "2 mesh dimensions" in \
                 r["placement_error"], r["placement_error"]
+
+
+def test_an_absent_rank_fails_the_step_within_the_timeout(tmp_path):
+    r = launch(tmp_path, 2, "absent_rank", timeout=60)[0]
+    assert "did not complete within timeout=2 s on rank 0" in r["message"], r["message"]
+    assert r["waited"] < 15, r["waited"]
