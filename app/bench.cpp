@@ -79,7 +79,7 @@ int64_t size_of(const std::string& text) {
 void add_common_options(cli::Parser& p) {
   p.option("device", "D", "cpu or cuda", "cpu");
   p.option("seed", "N", "matrix seed", "0");
-  p.option("threads", "N", "intra-op threads (0 = library default)", "0");
+  p.option("threads", "N", "intra-op threads (at::set_num_threads)");
   p.option("json", "PATH", "write the rows as JSON");
 }
 
@@ -89,7 +89,7 @@ bool parse(cli::Parser& p, int argc, char** argv) {
     std::cout << p.help();
     return false;
   }
-  if (p.get_int("threads", 0) > 0) at::set_num_threads(static_cast<int>(p.get_int("threads")));
+  if (p.has("threads")) at::set_num_threads(static_cast<int>(p.get_int("threads", 1)));
   (void)p.get_int("seed", 0);
   const std::string device = p.get_string("device");
   if (device != "cpu" && device != "cuda")

@@ -474,9 +474,7 @@ Settings parse_settings(int argc, char** argv, bool& help) {
     throw cli::UsageError("--dtype: expected float64 or float32, got '" + dtype + "'");
   }
   if (p.has("threads")) {
-    const int64_t threads = p.get_int("threads");
-    if (threads < 1) throw cli::UsageError("--threads must be >= 1");
-    at::set_num_threads(static_cast<int>(threads));
+    at::set_num_threads(static_cast<int>(p.get_int("threads", 1)));
   }
   s.log_every = p.get_int("log-every");
   if (s.log_every < 1) throw cli::UsageError("--log-every must be >= 1");

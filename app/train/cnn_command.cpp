@@ -50,7 +50,7 @@ int cnn_command(int argc, char** argv) {
   p.option("alpha-sweep", "LIST",
            "instead of the comparison: accuracy against alpha for the "
            "first F-/S- optimizer of --optimizers (Figure 2), e.g. 0,0.25,0.5,0.75,1,1.1");
-  p.option("epochs", "N", "epochs per run", "4");
+  p.option("epochs", "N", "epochs per run", std::to_string(CnnTrainConfig{}.epochs));
   p.option("batch-size", "N", "images per step", "500");
   p.option("train-size", "N", "use the first N training images (0 = all)", "10000");
   p.option("widths", "A,B,C", "channels of the three conv groups (airbench: 64,256,256)",

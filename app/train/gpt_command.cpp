@@ -35,7 +35,7 @@ int gpt_command(int argc, char** argv) {
   p.option("lr-sweep", "LIST",
            "multipliers of each optimizer's lr, e.g. 0.25,0.5,1,2,4 "
            "(Figure 6)");
-  p.option("steps", "N", "optimizer steps", "400");
+  p.option("steps", "N", "optimizer steps", std::to_string(GptTrainConfig{}.steps));
   p.option("batch-size", "N", "sequences per step", "16");
   p.option("context", "N", "tokens per sequence", "128");
   p.option("d-model", "N", "width", "128");

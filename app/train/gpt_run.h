@@ -16,7 +16,7 @@ namespace fanion::app::train {
 
 struct GptTrainConfig {
   models::GptConfig model;
-  int64_t steps = 300;
+  int64_t steps = 400;  ///< the default of `fanion train gpt --steps`
   int64_t batch_size = 16;
   int64_t warmup_steps = 30;
   double min_lr_factor = 0.1;  ///< cosine decay ends at this fraction of the peak lr

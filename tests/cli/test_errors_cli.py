@@ -103,6 +103,10 @@ def test_gpt_usage_errors(text_file, args, words):
     (["bench", "polar", "--seed", "-1"], ["--seed: must be >= 0"]),
     (["bench", "lowrank", "--tight", "-1e-8"], ["--tight: must be positive"]),
     (["bench", "lowrank", "--cases", "10:20"], ["--cases", "1 <= k <= n"]),
+    # --threads means the same everywhere: at least one thread.
+    (["bench", "polar", "--threads", "0"], ["--threads: must be >= 1"]),
+    (["lsq", "--threads", "0"], ["--threads: must be >= 1"]),
+    (["train", "cnn", "--threads", "0"], ["--threads: must be >= 1"]),
 ])
 def test_other_usage_errors(args, words):
     r = run(*args)
