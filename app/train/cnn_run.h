@@ -17,7 +17,7 @@ namespace fanion::app::train {
 
 struct CnnTrainConfig {
   models::CnnConfig model;
-  int64_t epochs = 4;  ///< `fanion train cnn --epochs`' default (the paper reports 8)
+  int64_t epochs = 4;         ///< `fanion train cnn --epochs`' default (the paper reports 8)
   int64_t batch_size = 2000;  ///< airbench's
   double label_smoothing = 0.2;
   bool flip = true;         ///< random horizontal flips
