@@ -138,6 +138,7 @@ struct Settings {
   bool stop_at_target = false;
   bool grad_norms = true;
   bool grid = false;
+  int64_t seeds = 1;  ///< problem seeds seed, seed + 1, ...: the same runs on each
   std::optional<std::vector<double>> grid_lrs, grid_momenta;
   std::optional<std::string> json_path, plot_path;
   bool quiet = false;
@@ -156,6 +157,7 @@ struct NormRecord {
 
 struct RunResult {
   RunSpec spec;
+  uint64_t seed = 0;  ///< the problem's
   std::string direction;
   std::optional<int64_t> iterations_to_target;
   int64_t iterations = 0;  ///< steps taken
@@ -204,6 +206,7 @@ RunResult run_one(const LsqProblem& P, const Settings& s, const RunSpec& spec,
                   Progress& progress, const std::string& label) {
   RunResult r;
   r.spec = spec;
+  r.seed = s.problem.seed;
   optim::FanionOptions options = make_options(s, spec);
   r.direction = options.direction().name();
 
@@ -302,6 +305,7 @@ json::Value run_json(const Settings& s, const RunResult& r) {
   return json::Value::object()
       .set("algorithm", a)
       .set("phase", r.spec.phase)
+      .set("seed", r.seed)
       .set("direction", r.direction)
       .set("lr", r.spec.lr)
       .set("momentum", r.spec.momentum)
@@ -371,6 +375,10 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   p.option("target", "L", "loss threshold", "1e-3");
   p.flag("stop-at-target", "end each run when it reaches the target (grid runs always do)");
   p.option("seed", "N", "problem seed", "0");
+  p.option("seeds", "N",
+           "run on N problems (seeds seed .. seed+N-1) and report per algorithm the median, "
+           "range and count of seeds reaching the target",
+           "1");
   p.option("m", "N", "rows of X", "500");
   p.option("n", "N", "columns of X", "500");
   p.option("init-std", "S", "X0 entries ~ N(0, S^2)", "0.1");
@@ -460,6 +468,9 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   const int64_t seed = p.get_int("seed");
   if (seed < 0) throw cli::UsageError("--seed must be >= 0");
   s.problem.seed = static_cast<uint64_t>(seed);
+  s.seeds = p.get_int("seeds", 1);
+  if (s.seeds > 1 && s.grid)
+    throw cli::UsageError("--seeds: a grid search runs on one problem (--seeds 1 with --grid)");
   s.problem.m = p.get_int("m");
   s.problem.n = p.get_int("n");
   if (s.problem.m < 1 || s.problem.n < 1) throw cli::UsageError("--m and --n must be >= 1");
@@ -494,6 +505,69 @@ Settings parse_settings(int argc, char** argv, bool& help) {
     }
   }
   return s;
+}
+
+/// Whether the run's problem is the paper's §6.1 setup (500 x 500, X0 ~ N(0, 0.1^2), loss
+/// target 1e-3): only then are Table 3's counts shown beside ours.
+bool paper_setup(const Settings& s) {
+  return s.problem.m == 500 && s.problem.n == 500 && s.problem.init_std == 0.1 && s.target == 1e-3;
+}
+
+/// One algorithm over the problem seeds: its iterations to the target per seed (nullopt: never
+/// within max_iters), their median with "never" counted as infinite (so the median is "never"
+/// when fewer than half reach it), and their range.
+struct SeedSummary {
+  RunSpec spec;
+  std::vector<std::optional<int64_t>> iterations;
+  int64_t reached = 0;
+  std::optional<int64_t> median, min, max;
+};
+
+std::vector<SeedSummary> summarize_seeds(const std::vector<RunSpec>& specs,
+                                         const std::vector<RunResult>& results,
+                                         const std::vector<size_t>& runs) {
+  std::vector<SeedSummary> out;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    SeedSummary g;
+    g.spec = specs[i];
+    std::vector<int64_t> sorted;  // never = INT64_MAX
+    for (size_t j = i; j < runs.size(); j += specs.size()) {
+      const auto& it = results[runs[j]].iterations_to_target;
+      g.iterations.push_back(it);
+      sorted.push_back(it.value_or(std::numeric_limits<int64_t>::max()));
+      g.reached += it.has_value();
+    }
+    std::sort(sorted.begin(), sorted.end());
+    auto count = [](int64_t v) {
+      return v == std::numeric_limits<int64_t>::max() ? std::nullopt : std::optional<int64_t>(v);
+    };
+    // The lower median for an even count: the (N/2)-th smallest, as an iteration count.
+    g.median = count(sorted[(sorted.size() - 1) / 2]);
+    g.min = count(sorted.front());
+    g.max = count(sorted.back());
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+std::string count_text(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "never"; }
+
+json::Value seeds_json(const std::vector<SeedSummary>& by_seed) {
+  json::Value out = json::Value::array();
+  for (const SeedSummary& g : by_seed) {
+    json::Value its = json::Value::array();
+    for (const auto& it : g.iterations) its.push_back(it ? json::Value(*it) : json::Value());
+    out.push_back(json::Value::object()
+                      .set("algorithm", g.spec.algorithm)
+                      .set("lr", g.spec.lr)
+                      .set("momentum", g.spec.momentum)
+                      .set("iterations_to_target", std::move(its))
+                      .set("reached", g.reached)
+                      .set("median", g.median)
+                      .set("min", g.min)
+                      .set("max", g.max));
+  }
+  return out;
 }
 
 }  // namespace
@@ -588,20 +662,33 @@ int lsq_main(int argc, char** argv) {
       specs.push_back({a, s.lr.value_or(d.lr), s.momentum.value_or(d.momentum), "run"});
     }
   }
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const RunSpec& spec = specs[i];
-    const std::string label = left_in_all(seconds_since(t_all), i, specs.size()) + "[" +
-                              std::to_string(i + 1) + "/" + std::to_string(specs.size()) + "] " +
-                              spec.algorithm + " lr=" + fmt("%g", spec.lr) +
-                              " mom=" + fmt("%g", spec.momentum);
-    RunResult r =
-        run_one(P, s, spec, std::nullopt, s.stop_at_target, s.grad_norms, progress, label);
-    progress.done(label + ": " + iters_text(r) + " iterations to " + target_text + ", final loss " +
-                  fmt("%.4e", r.final_loss) + fmt(", %.1fs", r.seconds) +
-                  (r.error.empty() ? "" : "  error: " + r.error));
-    table_runs.push_back(results.size());
-    results.push_back(std::move(r));
+  // Every spec on every problem seed (the first problem is P).
+  const size_t total = specs.size() * static_cast<size_t>(s.seeds);
+  for (int64_t k = 0; k < s.seeds; ++k) {
+    Settings sk = s;
+    sk.problem.seed = s.problem.seed + static_cast<uint64_t>(k);
+    std::optional<LsqProblem> other;
+    if (k > 0) other.emplace(make_lsq_problem(sk.problem));
+    const LsqProblem& Pk = k == 0 ? P : *other;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const RunSpec& spec = specs[i];
+      const size_t done = static_cast<size_t>(k) * specs.size() + i;
+      const std::string label =
+          left_in_all(seconds_since(t_all), done, total) + "[" + std::to_string(done + 1) + "/" +
+          std::to_string(total) + "] " +
+          (s.seeds > 1 ? "seed " + std::to_string(sk.problem.seed) + " " : std::string()) +
+          spec.algorithm + " lr=" + fmt("%g", spec.lr) + " mom=" + fmt("%g", spec.momentum);
+      RunResult r =
+          run_one(Pk, sk, spec, std::nullopt, s.stop_at_target, s.grad_norms, progress, label);
+      progress.done(label + ": " + iters_text(r) + " iterations to " + target_text +
+                    ", final loss " + fmt("%.4e", r.final_loss) + fmt(", %.1fs", r.seconds) +
+                    (r.error.empty() ? "" : "  error: " + r.error));
+      table_runs.push_back(results.size());
+      results.push_back(std::move(r));
+    }
   }
+  const std::vector<SeedSummary> by_seed =
+      s.seeds > 1 ? summarize_seeds(specs, results, table_runs) : std::vector<SeedSummary>{};
 
   // --- tables ---
   bool any_marked = false;
@@ -612,7 +699,8 @@ int lsq_main(int argc, char** argv) {
       rows.push_back({g.algorithm, g.best ? fmt("%.6g", g.best->lr) : "-",
                       g.best ? fmt("%g", g.best->momentum) : "-",
                       g.best_iters ? std::to_string(*g.best_iters) : "never", p ? p->lr_text : "-",
-                      p ? fmt("%g", p->momentum) : "-", p ? std::to_string(p->iterations) : "-",
+                      p ? fmt("%g", p->momentum) : "-",
+                      p && paper_setup(s) ? std::to_string(p->iterations) : "-",
                       std::to_string(g.runs), fmt("%.1f", g.seconds)});
     }
     std::cout << "grid search (best = fewest iterations to " << target_text << "):\n";
@@ -634,17 +722,20 @@ int lsq_main(int argc, char** argv) {
     for (size_t idx : table_runs) {
       const RunResult& r = results[idx];
       const PaperRow* p = paper_row(r.spec.algorithm);
-      std::string paper = p ? std::to_string(p->iterations) : "-";
-      if (p && (std::abs(p->lr - r.spec.lr) > 1e-12 ||
-                std::abs(p->momentum - r.spec.momentum) > 1e-12)) {
+      std::string paper = p && paper_setup(s) ? std::to_string(p->iterations) : "-";
+      if (p && paper_setup(s) &&
+          (std::abs(p->lr - r.spec.lr) > 1e-12 ||
+           std::abs(p->momentum - r.spec.momentum) > 1e-12)) {
         paper += "*";
         any_marked = true;
       }
-      rows.push_back({r.spec.algorithm, fmt("%.6g", r.spec.lr), fmt("%g", r.spec.momentum),
-                      iters_text(r), paper, fmt("%.4e", r.final_loss), fmt("%.1f", r.seconds)});
+      rows.push_back({r.spec.algorithm, std::to_string(r.seed), fmt("%.6g", r.spec.lr),
+                      fmt("%g", r.spec.momentum), iters_text(r), paper, fmt("%.4e", r.final_loss),
+                      fmt("%.1f", r.seconds)});
     }
     print_table(std::cout,
                 {{"algorithm", true},
+                 {"seed", false},
                  {"lr", false},
                  {"momentum", false},
                  {"iters to " + target_text + " (ours)", false},
@@ -653,6 +744,30 @@ int lsq_main(int argc, char** argv) {
                  {"seconds", false}},
                 rows);
     if (any_marked) std::cout << "* the paper's count is for its own (lr, momentum)\n";
+    if (!paper_setup(s))
+      std::cout << "paper: no counts shown: Table 3 is for 500x500, init-std 0.1, target 1e-3\n";
+    if (!by_seed.empty()) {
+      std::vector<std::vector<std::string>> summary;
+      for (const SeedSummary& g : by_seed) {
+        const PaperRow* p = paper_row(g.spec.algorithm);
+        summary.push_back({g.spec.algorithm, fmt("%.6g", g.spec.lr), fmt("%g", g.spec.momentum),
+                           std::to_string(g.reached) + "/" + std::to_string(g.iterations.size()),
+                           count_text(g.median), count_text(g.min) + " - " + count_text(g.max),
+                           p && paper_setup(s) ? std::to_string(p->iterations) : "-"});
+      }
+      std::cout << "\nover " << s.seeds << " problem seeds (" << s.problem.seed << ".."
+                << s.problem.seed + static_cast<uint64_t>(s.seeds) - 1 << "; 'never': not within "
+                << s.max_iters << " iterations):\n";
+      print_table(std::cout,
+                  {{"algorithm", true},
+                   {"lr", false},
+                   {"momentum", false},
+                   {"reached", false},
+                   {"median iters", false},
+                   {"range", false},
+                   {"paper (seed of its own)", false}},
+                  summary);
+    }
     std::cout << fmt("total %.1fs\n", seconds_since(t_all)) << std::flush;
   }
 
@@ -665,6 +780,8 @@ int lsq_main(int argc, char** argv) {
                              .set("m", s.problem.m)
                              .set("n", s.problem.n)
                              .set("seed", s.problem.seed)
+                             .set("seeds", s.seeds)
+                             .set("paper_setup", paper_setup(s))
                              .set("init_std", s.problem.init_std)
                              .set("dtype", s.problem.dtype == at::kDouble ? "float64" : "float32")
                              .set("initial_loss", initial_loss)
@@ -708,6 +825,7 @@ int lsq_main(int argc, char** argv) {
                                 .set("config", std::move(config))
                                 .set("runs", std::move(runs))
                                 .set("grid", std::move(grid_json))
+                                .set("seeds", seeds_json(by_seed))
                                 .set("seconds", seconds_since(t_all));
     if (report::write_json_and_plot(doc, s.json_path, s.plot_path, "plot_lsq.py", "FANION_PLOT_LSQ",
                                     "fanion lsq") != 0)

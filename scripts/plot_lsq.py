@@ -58,11 +58,20 @@ def main(argv):
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
     ax_loss, ax_time, ax_bar = axes[0]
     ax_fro, ax_spec, ax_nuc = axes[1]
-    colors = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
+    seeds = doc.get("seeds") or []  # `--seeds N`: one colour per algorithm, a line per seed
+    algorithms = list(dict.fromkeys(r.get("algorithm", "?") for r in runs))
+    colors = plt.get_cmap("tab10" if max(len(runs), 1) <= 10 or seeds else "tab20")
+    labelled = set()
 
     for i, run in enumerate(runs):
-        color = colors(i % colors.N)
-        label = label_of(run)
+        if seeds:
+            a = run.get("algorithm", "?")
+            color = colors(algorithms.index(a) % colors.N)
+            label = None if a in labelled else "%s (%d seeds)" % (a, len(runs) // len(seeds))
+            labelled.add(a)
+        else:
+            color = colors(i % colors.N)
+            label = label_of(run)
         loss = run.get("loss") or []
         its = [p[0] if p else None for p in loss]
         vals = [p[1] if p and len(p) > 1 else None for p in loss]
@@ -79,7 +88,8 @@ def main(argv):
             x, y = finite_positive([n.get("iteration") for n in norms],
                                    [n.get(key) for n in norms])
             if x:
-                ax.plot(x, y, color=color, lw=1.2, label=run.get("algorithm"))
+                ax.plot(x, y, color=color, lw=1.2,
+                        label=run.get("algorithm") if label is not None else None)
 
     for ax, title, xlabel in (
         (ax_loss, "loss", "iteration"),
@@ -103,7 +113,61 @@ def main(argv):
     if ax_fro.lines:
         ax_fro.legend(fontsize=7, loc="upper right")
 
-    # Iterations to the target, ours beside the paper's Table 3.
+    # Table 3's counts only beside a run of the paper's setup (500x500, target 1e-3).
+    show_paper = config.get("paper_setup", True)
+    if seeds:
+        spread_bars(ax_bar, seeds, runs, config, show_paper)
+    else:
+        table3_bars(ax_bar, runs, show_paper)
+    ax_bar.set_title("iterations to loss %g" % target if target else "iterations to target")
+    ax_bar.grid(True, axis="y", alpha=0.3)
+
+    title = "least squares %sx%s, seed %s, init_std %s, %s momentum, Muon polar: %s" % (
+        config.get("m", "?"), config.get("n", "?"), config.get("seed", "?"),
+        config.get("init_std", "?"), config.get("momentum_kind", "?"),
+        config.get("muon_solver", "?"))
+    if seeds:
+        title = title.replace("seed %s" % config.get("seed", "?"), "seeds %s..%s" % (
+            config.get("seed", 0), config.get("seed", 0) + config.get("seeds", 1) - 1))
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(dst, dpi=110)
+    return 0
+
+
+def spread_bars(ax_bar, seeds, runs, config, show_paper):
+    """`--seeds N`: every seed's count as a dot, the median as a bar; seeds that never reach
+    the target are drawn at max_iters as crosses. The paper's count (one problem of its own)
+    is a grey tick."""
+    cap = config.get("max_iters") or 0
+    for i, g in enumerate(seeds):
+        its = g.get("iterations_to_target") or []
+        hit = [v for v in its if v is not None]
+        never = len(its) - len(hit)
+        if g.get("median") is not None:
+            ax_bar.bar(i, g["median"], 0.6, color="tab:blue", alpha=0.35,
+                       label="median" if i == 0 else None)
+        ax_bar.plot([i] * len(hit), hit, "o", color="tab:blue", ms=4,
+                    label="one seed" if i == 0 else None)
+        if never:
+            ax_bar.plot([i] * never, [cap] * never, "x", color="tab:red", ms=6,
+                        label="never (at max_iters)" if i == 0 else None)
+        paper = next((r.get("paper") for r in runs if r.get("algorithm") == g.get("algorithm")),
+                     None)
+        if show_paper and paper and paper.get("iterations_to_target"):
+            ax_bar.plot([i - 0.35, i + 0.35], [paper["iterations_to_target"]] * 2, color="0.4",
+                        lw=2, label="paper (Table 3)" if i == 0 else None)
+        ax_bar.text(i, 0, "%d/%d" % (len(hit), len(its)), ha="center", va="bottom", fontsize=7)
+    ax_bar.set_xticks(range(len(seeds)))
+    ax_bar.set_xticklabels([g.get("algorithm", "?") for g in seeds], rotation=45, ha="right",
+                           fontsize=8)
+    ax_bar.set_ylabel("iterations")
+    ax_bar.set_ylim(bottom=0)
+    ax_bar.legend(fontsize=7)
+
+
+def table3_bars(ax_bar, runs, show_paper):
+    """Iterations to the target, ours beside the paper's Table 3."""
     names = [r.get("algorithm", "?") for r in runs]
     ours = [r.get("iterations_to_target") for r in runs]
     paper = [(r.get("paper") or {}).get("iterations_to_target") for r in runs]
@@ -111,27 +175,21 @@ def main(argv):
     w = 0.4
     ax_bar.bar([p - w / 2 for p in pos], [o if o is not None else 0 for o in ours], w,
                label="ours", color="tab:blue")
-    ax_bar.bar([p + w / 2 for p in pos], [q if q is not None else 0 for q in paper], w,
-               label="paper (Table 3)", color="tab:gray")
+    if show_paper:
+        ax_bar.bar([p + w / 2 for p in pos], [q if q is not None else 0 for q in paper], w,
+                   label="paper (Table 3)", color="tab:gray")
+    else:
+        ax_bar.text(0.5, 0.97, "not the paper's setup: no Table 3 counts", ha="center",
+                    va="top", fontsize=7, transform=ax_bar.transAxes)
     for p, o in zip(pos, ours):
         if o is None:
             ax_bar.text(p - w / 2, 0, "never", rotation=90, ha="center", va="bottom",
                         fontsize=7)
     ax_bar.set_xticks(pos)
     ax_bar.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    ax_bar.set_title("iterations to loss %g" % target if target else "iterations to target")
+    ax_bar.set_ylabel("iterations")
     if runs:
         ax_bar.legend(fontsize=8)
-    ax_bar.grid(True, axis="y", alpha=0.3)
-
-    title = "least squares %sx%s, seed %s, init_std %s, %s momentum, Muon polar: %s" % (
-        config.get("m", "?"), config.get("n", "?"), config.get("seed", "?"),
-        config.get("init_std", "?"), config.get("momentum_kind", "?"),
-        config.get("muon_solver", "?"))
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(dst, dpi=110)
-    return 0
 
 
 if __name__ == "__main__":
