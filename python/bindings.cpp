@@ -325,6 +325,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   norms.def("nuclear", &fanion::norms::nuclear, py::arg("M"));
   norms.def("ky_fan", &fanion::norms::ky_fan, py::arg("M"), py::arg("k"));
   norms.def("ky_fan_dual", &fanion::norms::ky_fan_dual, py::arg("M"), py::arg("k"));
+  norms.def("f_fanion_primal", &fanion::norms::f_fanion_primal, py::arg("M"), py::arg("k"),
+            py::arg("alpha"));
   norms.def("chebyshev", &fanion::norms::chebyshev, py::arg("M"));
   norms.def("l1", &fanion::norms::l1, py::arg("M"));
   norms.def("schatten", &fanion::norms::schatten, py::arg("M"), py::arg("p"));

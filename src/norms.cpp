@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "fanion/matrix.h"
 
@@ -18,7 +19,66 @@ int64_t check_k(int64_t k) {
   return k;
 }
 
+/// Distance (Euclidean) from y >= 0 to the ball {z : |z_i| <= c, sum |z_i| <= k c} (the KF-k
+/// dual ball of radius c in singular-value space). Its projection is
+/// z_i = min(c, (y_i - tau)_+), tau >= 0 the smallest shift with sum z_i <= k c.
+double distance_to_ky_fan_dual_ball(const std::vector<double>& y, int64_t k, double c) {
+  auto mass = [&](double tau) {
+    double m = 0.0;
+    for (double v : y) m += std::min(c, std::max(0.0, v - tau));
+    return m;
+  };
+  const double cap = static_cast<double>(k) * c;
+  double tau = 0.0;
+  if (mass(0.0) > cap) {
+    double lo = 0.0, hi = *std::max_element(y.begin(), y.end());
+    for (int it = 0; it < 200 && hi - lo > 0.0; ++it) {
+      const double mid = 0.5 * (lo + hi);
+      if (mid <= lo || mid >= hi) break;  // the interval is one ulp wide
+      (mass(mid) > cap ? lo : hi) = mid;
+    }
+    tau = hi;
+  }
+  double d2 = 0.0;
+  for (double v : y) {
+    const double r = v - std::min(c, std::max(0.0, v - tau));
+    d2 += r * r;
+  }
+  return std::sqrt(d2);
+}
+
 }  // namespace
+
+double f_fanion_primal(const at::Tensor& M, int64_t k, double alpha) {
+  check_k(k);
+  if (!(alpha >= 0.0 && alpha <= 1.0)) {
+    throw std::invalid_argument("fanion::norms::f_fanion_primal: alpha must be in [0, 1], got " +
+                                std::to_string(alpha));
+  }
+  if (alpha == 0.0) return frobenius(M);
+  if (alpha == 1.0) return ky_fan_dual(M, k);
+  const at::Tensor s = singular_values(M);
+  if (s.numel() == 0) return 0.0;
+  // Work at unit scale (the norm is homogeneous): the largest singular value is 1.
+  const double s1 = s[0].item<double>();
+  if (s1 == 0.0) return 0.0;
+  const at::Tensor unit = (s / s1).contiguous();
+  const std::vector<double> y(unit.data_ptr<double>(), unit.data_ptr<double>() + unit.numel());
+  // g(t) = dist(y, alpha t B) - (1 - alpha) t is strictly decreasing; its root is the norm.
+  // Z = 0 and Z = M are feasible, so the root is below both ||y||_F / (1 - alpha) and
+  // ||y||_{KF-k dual} / alpha.
+  double fro = 0.0, sum = 0.0;
+  for (double v : y) fro += v * v, sum += v;
+  double lo = 0.0;
+  double hi =
+      std::min(std::sqrt(fro) / (1.0 - alpha), std::max(sum / static_cast<double>(k), 1.0) / alpha);
+  for (int it = 0; it < 200; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    (distance_to_ky_fan_dual_ball(y, k, alpha * mid) > (1.0 - alpha) * mid ? lo : hi) = mid;
+  }
+  return s1 * hi;
+}
 
 at::Tensor singular_values(const at::Tensor& M) { return at::linalg_svdvals(as_fp64_matrix(M)); }
 

@@ -19,6 +19,15 @@ double l1(const at::Tensor& M);         ///< sum_ij |M_ij| (entrywise)
 /// Schatten-p: ||sigma||_p for p in [1, inf]; p = inf gives the spectral norm.
 double schatten(const at::Tensor& M, double p);
 
+/// The norm whose unit ball F-Fanion-k steps in: the dual of alpha ||.||_KF-k + (1 - alpha)
+/// ||.||_F, whose ball is the Minkowski sum alpha B_{KF-k dual} + (1 - alpha) B_F (Lemma 3):
+///   min t  s.t.  ||Z||_{KF-k dual} <= alpha t,  ||M - Z||_F <= (1 - alpha) t.
+/// k = min(m, n) is F-Muon's (the paper's ||.||_{F*}^dagger, eq. 16), k = 1 F-Neon's
+/// (||.||_{F2}^dagger, eq. 17). No closed form: on the singular values, a bisection on t around
+/// the exact distance to the scaled KF-k dual ball (itself a bisection), to ~1e-14 relative.
+/// alpha in [0, 1]; alpha = 0 gives ||M||_F, alpha = 1 ky_fan_dual(M, k).
+double f_fanion_primal(const at::Tensor& M, int64_t k, double alpha);
+
 /// Singular values of the matrix view, descending, fp64 — shared by the norms above.
 at::Tensor singular_values(const at::Tensor& M);
 

@@ -11,6 +11,10 @@ Every function accepts a real tensor of rank >= 1 and measures its matrix view: 
 - ``chebyshev(M)`` = max_ij |M_ij|                    (SignSGD's ball; dual: l1)
 - ``l1(M)`` = sum_ij |M_ij|                           (entrywise)
 - ``schatten(M, p)`` = ||s||_p, p in [1, inf]
+- ``f_fanion_primal(M, k, alpha)``: the norm of F-Fanion-k's ball alpha B_{KF-k dual} +
+  (1 - alpha) B_F (Lemma 3), dual of alpha ||.||_KF-k + (1 - alpha) ||.||_F; no closed form
+  (a bisection on the singular values); ``f_star_dual(M, alpha)`` (F-Muon's, the paper's eq. 16)
+  and ``f2_dual(M, alpha)`` (F-Neon's, eq. 17) are its two extremes
 """
 import math
 
@@ -18,7 +22,7 @@ from . import _core
 from ._checks import check_int, check_real, check_tensor
 
 __all__ = ["frobenius", "spectral", "nuclear", "ky_fan", "ky_fan_dual", "chebyshev", "l1",
-           "schatten", "singular_values"]
+           "schatten", "singular_values", "f_fanion_primal", "f_star_dual", "f2_dual"]
 
 _WHERE = "fanion.norms"
 
@@ -65,6 +69,30 @@ def schatten(M, p):
     check_real(p, "p", _WHERE, low=1.0, finite=False)
     return _core.norms.schatten(check_tensor(M, "M", _WHERE), float(p) if not math.isinf(p)
                                 else math.inf)
+
+
+def f_fanion_primal(M, k, alpha):
+    """min t s.t. ||Z||_{KF-k dual} <= alpha t, ||M - Z||_F <= (1 - alpha) t: the norm whose unit
+    ball F-Fanion-k steps in (alpha in [0, 1]; 0: Frobenius, 1: ky_fan_dual(M, k))."""
+    check_int(k, "k", _WHERE, low=1)
+    alpha = check_real(alpha, "alpha", _WHERE, low=0.0, high=1.0)
+    return _core.norms.f_fanion_primal(check_tensor(M, "M", _WHERE), int(k), float(alpha))
+
+
+def _rank_bound(M):
+    shape = M.shape if M.dim() >= 2 else (1, M.numel())
+    return max(1, min(shape[0], math.prod(shape[1:])))
+
+
+def f_star_dual(M, alpha):
+    """The paper's ||M||_{F*}^dagger (eq. 16): F-Muon's ball, alpha B_2 + (1 - alpha) B_F."""
+    check_tensor(M, "M", _WHERE)
+    return f_fanion_primal(M, _rank_bound(M), alpha)
+
+
+def f2_dual(M, alpha):
+    """The paper's ||M||_{F2}^dagger (eq. 17): F-Neon's ball, alpha B_* + (1 - alpha) B_F."""
+    return f_fanion_primal(M, 1, alpha)
 
 
 def singular_values(M):

@@ -77,3 +77,38 @@ def test_bad_arguments():
         norms.spectral(torch.tensor(1.0))
     with pytest.raises(TypeError, match="torch.Tensor"):
         norms.nuclear(np.ones((3, 3)))
+
+
+def test_f_fanion_primal_norms_against_their_dual_characterization():
+    """||y|| = max_w <y, w> / (alpha ||w||_KF-k + (1 - alpha) ||w||_2): a dense circle of
+    directions w gives the maximum to ~1e-10 for two singular values."""
+    t = torch.linspace(0, math.pi / 2, 100001, dtype=torch.float64)
+    W = torch.stack([t.cos(), t.sin()], 1)
+    for y in ([1.0, 0.3], [2.0, 1.9]):
+        M = torch.diag(torch.tensor(y, dtype=torch.float64))
+        yv = torch.tensor(y, dtype=torch.float64)
+        for alpha in (0.2, 0.7):
+            for k, ours in ((2, norms.f_star_dual(M, alpha)), (1, norms.f2_dual(M, alpha))):
+                kf = W.abs().sort(1, descending=True).values[:, :k].sum(1)
+                brute = float(((W @ yv) / (alpha * kf + (1 - alpha) * W.norm(dim=1))).max())
+                assert abs(ours - brute) <= 1e-8 * brute, (y, alpha, k, ours, brute)
+    M = torch.randn(6, 4, dtype=torch.float64)
+    assert norms.f_star_dual(M, 1.0) == pytest.approx(norms.spectral(M), rel=1e-12)
+    assert norms.f2_dual(M, 1.0) == pytest.approx(norms.nuclear(M), rel=1e-12)
+    assert norms.f_fanion_primal(M, 2, 0.0) == pytest.approx(norms.frobenius(M), rel=1e-12)
+    with pytest.raises(ValueError, match="alpha"):
+        norms.f_fanion_primal(M, 2, 1.5)
+
+
+def test_plot_balls_draws_the_three_figures(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("matplotlib")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run([sys.executable, os.path.join(root, "scripts", "plot_balls.py"),
+                        str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for name in ("balls_f_duals.png", "balls_ky_fan_2.png", "balls_lmo_cnn.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
