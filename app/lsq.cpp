@@ -513,6 +513,12 @@ bool paper_setup(const Settings& s) {
   return s.problem.m == 500 && s.problem.n == 500 && s.problem.init_std == 0.1 && s.target == 1e-3;
 }
 
+/// Table 3's count for a row, as a table cell: "-" when the algorithm is not in Table 3 or the
+/// run is not the paper's setup.
+std::string paper_count(const PaperRow* p, const Settings& s) {
+  return p && paper_setup(s) ? std::to_string(p->iterations) : "-";
+}
+
 /// One algorithm over the problem seeds: its iterations to the target per seed (nullopt: never
 /// within max_iters), their median with "never" counted as infinite (so the median is "never"
 /// when fewer than half reach it), and their range.
@@ -699,9 +705,8 @@ int lsq_main(int argc, char** argv) {
       rows.push_back({g.algorithm, g.best ? fmt("%.6g", g.best->lr) : "-",
                       g.best ? fmt("%g", g.best->momentum) : "-",
                       g.best_iters ? std::to_string(*g.best_iters) : "never", p ? p->lr_text : "-",
-                      p ? fmt("%g", p->momentum) : "-",
-                      p && paper_setup(s) ? std::to_string(p->iterations) : "-",
-                      std::to_string(g.runs), fmt("%.1f", g.seconds)});
+                      p ? fmt("%g", p->momentum) : "-", paper_count(p, s), std::to_string(g.runs),
+                      fmt("%.1f", g.seconds)});
     }
     std::cout << "grid search (best = fewest iterations to " << target_text << "):\n";
     print_table(std::cout,
@@ -722,7 +727,7 @@ int lsq_main(int argc, char** argv) {
     for (size_t idx : table_runs) {
       const RunResult& r = results[idx];
       const PaperRow* p = paper_row(r.spec.algorithm);
-      std::string paper = p && paper_setup(s) ? std::to_string(p->iterations) : "-";
+      std::string paper = paper_count(p, s);
       if (p && paper_setup(s) &&
           (std::abs(p->lr - r.spec.lr) > 1e-12 ||
            std::abs(p->momentum - r.spec.momentum) > 1e-12)) {
@@ -753,7 +758,7 @@ int lsq_main(int argc, char** argv) {
         summary.push_back({g.spec.algorithm, fmt("%.6g", g.spec.lr), fmt("%g", g.spec.momentum),
                            std::to_string(g.reached) + "/" + std::to_string(g.iterations.size()),
                            count_text(g.median), count_text(g.min) + " - " + count_text(g.max),
-                           p && paper_setup(s) ? std::to_string(p->iterations) : "-"});
+                           paper_count(p, s)});
       }
       std::cout << "\nover " << s.seeds << " problem seeds (" << s.problem.seed << ".."
                 << s.problem.seed + static_cast<uint64_t>(s.seeds) - 1 << "; 'never': not within "

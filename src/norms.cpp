@@ -19,6 +19,18 @@ int64_t check_k(int64_t k) {
   return k;
 }
 
+/// Bisection of [lo, hi] down to one ulp: `below(x)` is true left of the boundary and false
+/// right of it; returns the smallest x found where it is false (hi if none was tried).
+template <class Below>
+double bisect(double lo, double hi, Below below) {
+  for (int it = 0; it < 200; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;  // the interval is one ulp wide
+    (below(mid) ? lo : hi) = mid;
+  }
+  return hi;
+}
+
 /// Distance (Euclidean) from y >= 0 to the ball {z : |z_i| <= c, sum |z_i| <= k c} (the KF-k
 /// dual ball of radius c in singular-value space). Its projection is
 /// z_i = min(c, (y_i - tau)_+), tau >= 0 the smallest shift with sum z_i <= k c.
@@ -29,16 +41,9 @@ double distance_to_ky_fan_dual_ball(const std::vector<double>& y, int64_t k, dou
     return m;
   };
   const double cap = static_cast<double>(k) * c;
-  double tau = 0.0;
-  if (mass(0.0) > cap) {
-    double lo = 0.0, hi = *std::max_element(y.begin(), y.end());
-    for (int it = 0; it < 200 && hi - lo > 0.0; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      if (mid <= lo || mid >= hi) break;  // the interval is one ulp wide
-      (mass(mid) > cap ? lo : hi) = mid;
-    }
-    tau = hi;
-  }
+  const double tau = mass(0.0) > cap ? bisect(0.0, *std::max_element(y.begin(), y.end()),
+                                              [&](double t) { return mass(t) > cap; })
+                                     : 0.0;
   double d2 = 0.0;
   for (double v : y) {
     const double r = v - std::min(c, std::max(0.0, v - tau));
@@ -69,15 +74,11 @@ double f_fanion_primal(const at::Tensor& M, int64_t k, double alpha) {
   // ||y||_{KF-k dual} / alpha.
   double fro = 0.0, sum = 0.0;
   for (double v : y) fro += v * v, sum += v;
-  double lo = 0.0;
-  double hi =
+  const double hi =
       std::min(std::sqrt(fro) / (1.0 - alpha), std::max(sum / static_cast<double>(k), 1.0) / alpha);
-  for (int it = 0; it < 200; ++it) {
-    const double mid = 0.5 * (lo + hi);
-    if (mid <= lo || mid >= hi) break;
-    (distance_to_ky_fan_dual_ball(y, k, alpha * mid) > (1.0 - alpha) * mid ? lo : hi) = mid;
-  }
-  return s1 * hi;
+  return s1 * bisect(0.0, hi, [&](double t) {
+           return distance_to_ky_fan_dual_ball(y, k, alpha * t) > (1.0 - alpha) * t;
+         });
 }
 
 at::Tensor singular_values(const at::Tensor& M) { return at::linalg_svdvals(as_fp64_matrix(M)); }

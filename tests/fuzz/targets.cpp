@@ -56,6 +56,17 @@ std::string text(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
 // --- data files --------------------------------------------------------------------------------
 
+/// Every value of the integer tensor `t` in [0, end).
+void require_values_below(const at::Tensor& t, int64_t end, const std::string& what) {
+  if (t.numel() > 0) require(t.min().item<int64_t>() >= 0 && t.max().item<int64_t>() < end, what);
+}
+
+/// What both image readers promise: one label per image, each in [0, 10).
+void require_labelled(const app::data::ImageSet& set, const std::string& target) {
+  require(set.labels.numel() == set.images.size(0), target + ": one label per image");
+  require_values_below(set.labels, 10, target + ": a label outside [0, 10)");
+}
+
 bool idx(const uint8_t* data, size_t size) {
   const std::vector<Bytes> p = parts(data, size, 2);
   try {
@@ -64,9 +75,7 @@ bool idx(const uint8_t* data, size_t size) {
                              app::data::decode_file_bytes(p[1], "labels"), "labels");
     require(set.images.dim() == 4 && set.images.size(1) == 1 && set.images.numel() > 0,
             "idx: images are not [N, 1, H, W] with N, H, W > 0");
-    require(set.labels.numel() == set.images.size(0), "idx: one label per image");
-    require(set.labels.min().item<int64_t>() >= 0 && set.labels.max().item<int64_t>() < 10,
-            "idx: a label outside [0, 10)");
+    require_labelled(set, "idx");
     return true;
   } catch (const DataError&) {
     return false;
@@ -82,9 +91,7 @@ bool cifar(const uint8_t* data, size_t size) {
     require(set.images.dim() == 4 && set.images.size(1) == 3 && set.images.size(2) == 32 &&
                 set.images.size(3) == 32,
             "cifar: images are not [N, 3, 32, 32]");
-    require(set.labels.numel() == set.images.size(0), "cifar: one label per image");
-    require(set.labels.min().item<int64_t>() >= 0 && set.labels.max().item<int64_t>() < 10,
-            "cifar: a label outside [0, 10)");
+    require_labelled(set, "cifar");
     return true;
   } catch (const DataError&) {
     return false;
@@ -96,9 +103,7 @@ bool token_shard(const uint8_t* data, size_t size) {
     const at::Tensor t = app::data::parse_token_shard(
         app::data::decode_file_bytes(Bytes(data, data + size), "s"), "s");
     require(t.dim() == 1 && t.scalar_type() == at::kLong, "token_shard: not int64 [count]");
-    if (t.numel() > 0)
-      require(t.min().item<int64_t>() >= 0 && t.max().item<int64_t>() < 65536,
-              "token_shard: a token outside uint16");
+    require_values_below(t, 65536, "token_shard: a token outside uint16");
     return true;
   } catch (const DataError&) {
     return false;
