@@ -18,7 +18,7 @@
 #include "fanion/solvers/polar.h"
 #include "fanion/solvers/top_k.h"
 #include "json.h"
-#include "lsq_problem.h"
+#include "lsq/problem.h"
 #include "report.h"
 
 namespace fanion::app {

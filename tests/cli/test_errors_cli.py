@@ -106,6 +106,12 @@ def test_gpt_usage_errors(text_file, args, words):
     # --threads means the same everywhere: at least one thread.
     (["bench", "polar", "--threads", "0"], ["--threads: must be >= 1"]),
     (["lsq", "--threads", "0"], ["--threads: must be >= 1"]),
+    (["lsq", "--instance", "gpu"], ["--instance", "fanion or authors", "gpu"]),
+    (["lsq", "--cuda-geometry", "132x2048"], ["--cuda-geometry: only with --instance authors"]),
+    (["lsq", "--authors", "--cuda-geometry", "48x100"], ["--cuda-geometry", "48x100"]),
+    (["lsq", "--ns-dtype", "float16"], ["--ns-dtype", "bfloat16", "float16"]),
+    (["lsq", "--dtype", "bfloat16"], ["--dtype", "float64 or float32", "bfloat16"]),
+    (["lsq", "--check-every", "0"], ["--check-every: must be >= 1"]),
     (["train", "cnn", "--threads", "0"], ["--threads: must be >= 1"]),
 ])
 def test_other_usage_errors(args, words):

@@ -1,6 +1,7 @@
 """`fanion lsq --seeds N`: the same runs on N problem seeds, summarized per algorithm (median
 with "never" counted as infinite, range, seeds reaching the target), and Table 3's counts shown
-only beside the paper's own setup."""
+only beside the paper's own setup; `--authors`: the authors' instance and settings, and the
+two counts."""
 import json
 import statistics
 
@@ -39,3 +40,35 @@ def test_a_seed_that_never_reaches_makes_the_median_never_when_most_do_not(tmp_p
 def test_seeds_with_a_grid_is_refused():
     r = run("lsq", *SMALL, "--grid", "--seeds", "2")
     assert r.returncode == 2 and "--seeds: a grid search runs on one problem" in r.stderr, r.stderr
+
+
+def test_authors_setting_and_the_two_counts(tmp_path):
+    out = tmp_path / "authors.json"
+    r = run("lsq", *SMALL, "--authors", "--target", "5e-2", "--check-every", "7", "--json",
+            str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    c = doc["config"]
+    assert (c["instance"], c["cuda_geometry"], c["seed"]) == ("authors", "48x1536", 42)
+    assert (c["dtype"], c["ns_steps"], c["ns_dtype"], c["check_every"]) == (
+        "float32", 3, "bfloat16", 7)
+    assert "authors instance (torch CUDA generator, 48x1536)" in r.stdout, r.stdout
+    assert "X0[0,0:3]" in r.stdout and "every 7" in r.stdout, r.stdout
+    for x in doc["runs"]:
+        first, checked = x["iterations_to_target"], x["checked_iterations_to_target"]
+        assert first is not None and checked % 7 == 0 and checked >= first, x
+        # --stop-at-target ends a run once both counts are known.
+        assert x["iterations"] == checked, x
+        losses = dict(x["loss"])
+        assert losses[checked] < 5e-2
+    # A value given wins over --authors' default; another GPU is another instance once the
+    # matrices need more blocks of 256 threads than the GPU runs at once (300 x 300 > 256 x 288).
+    loss = {}
+    for geometry in ("48x1536", "132x2048"):
+        r2 = run("lsq", *SMALL, "--authors", "--ns-steps", "5", "--cuda-geometry", geometry,
+                 "--m", "300", "--n", "300", "--max-iters", "0", "--json", str(out))
+        assert r2.returncode == 0, r2.stderr
+        c2 = json.loads(out.read_text())["config"]
+        assert c2["ns_steps"] == 5 and c2["cuda_geometry"] == geometry
+        loss[geometry] = c2["initial_loss"]
+    assert loss["48x1536"] != loss["132x2048"]

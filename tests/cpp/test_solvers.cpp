@@ -215,6 +215,27 @@ TEST(SolversPolar, IterationDtypeOption) {
   EXPECT_GT(rel_err(r2.Q, polar_ref(exact_svd(M64))), 1e-10) << "did not iterate in fp32";
 }
 
+TEST(SolversPolar, Bfloat16IterationOnTheCpu) {
+  // bf16 products on a CPU run in fp32 and round once (a GPU's rule): the result agrees with
+  // LibTorch's native bf16 kernels and with the fp32 iteration to bf16 accuracy, and did
+  // iterate in bf16.
+  const at::Tensor M = with_singular_values(48, 32, geometric(32, 3.0, 0.9), 361).to(at::kFloat);
+  const PolarOptions quintic3 =
+      PolarOptions{}.set_steps(3).set_gram_normalization(false).set_dtype(at::kBFloat16);
+  const auto r = polar_factor(M, quintic3);
+  EXPECT_EQ(r.Q.scalar_type(), at::kFloat);
+  at::Tensor X = (M / M.norm()).to(at::kBFloat16);  // native bf16, Keller Jordan's loop
+  for (int t = 0; t < 3; ++t) {
+    const at::Tensor A = at::matmul(X.t(), X);
+    const at::Tensor B = -4.7750 * A + 2.0315 * at::matmul(A, A);
+    X = 3.4445 * X + at::matmul(X, B);
+  }
+  EXPECT_LE(rel_err(r.Q, X.to(at::kFloat)), 3e-2);
+  const auto fp32 = polar_factor(M, PolarOptions{quintic3}.set_dtype(at::kFloat));
+  EXPECT_LE(rel_err(r.Q, fp32.Q), 3e-2);
+  EXPECT_GT(rel_err(r.Q, fp32.Q), 1e-3) << "did not iterate in bf16";
+}
+
 TEST(SolversPolar, TransposeCommutes) {
   const at::Tensor M = with_singular_values(19, 8, geometric(8, 3.0, 0.8), 360);
   for (const auto& opts :

@@ -1,4 +1,4 @@
-// The least-squares problem of the paper's §6.1 (app/lsq_problem.h).
+// The least-squares problem of the paper's §6.1 (app/lsq/problem.h).
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "json.h"
-#include "lsq_problem.h"
+#include "lsq/problem.h"
 
 using fanion::app::LsqConfig;
 using fanion::app::LsqProblem;

@@ -1,5 +1,5 @@
-// The linear least-squares problem of the paper's §6.1 (see lsq_problem.h).
-#include "lsq_problem.h"
+// The linear least-squares problem of the paper's §6.1 (see problem.h).
+#include "lsq/problem.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -28,7 +28,43 @@ at::Tensor random_psd(int64_t size, at::Generator& gen) {
   return 0.5 * (A + A.t());  // exactly symmetric, not just up to rounding
 }
 
+/// Q diag(u) Q^T from the authors' draws: Q from the QR of an fp32 Gaussian (no sign fix: the
+/// signs cancel in Q diag(u) Q^T), u ~ U[0, 1); built in fp64.
+at::Tensor authors_psd(int64_t size, CudaPhiloxGenerator& gen) {
+  const at::Tensor G = gen.randn({size, size}).to(at::kDouble);
+  const at::Tensor u = gen.rand({size}).to(at::kDouble);
+  const at::Tensor Q = std::get<0>(at::linalg_qr(G, "reduced"));
+  at::Tensor A = at::matmul(Q * u.unsqueeze(0), Q.t());
+  return 0.5 * (A + A.t());
+}
+
+LsqProblem authors_problem(const LsqConfig& config) {
+  CudaPhiloxGenerator gen(config.seed, config.geometry);
+  // Their order (problems.py, finetune_lrs.py): M, N, then S = 0 * randn (a draw that only
+  // moves the generator on), then X0 = init_std * randn, in fp32.
+  at::Tensor A = authors_psd(config.m, gen);
+  at::Tensor B = authors_psd(config.n, gen);
+  (void)gen.randn({config.m, config.n});
+  const at::Tensor X0 = gen.randn({config.m, config.n}) * config.init_std;  // fp32 product
+  LsqProblem p;
+  p.A = A.to(config.dtype);
+  p.B = B.to(config.dtype);
+  p.S = at::zeros({config.m, config.n}, at::TensorOptions().dtype(config.dtype));
+  p.X0 = X0.to(config.dtype);
+  return p;
+}
+
 }  // namespace
+
+LsqInstance lsq_instance_from_string(const std::string& text) {
+  if (text == "fanion") return LsqInstance::kFanion;
+  if (text == "authors") return LsqInstance::kAuthors;
+  throw std::invalid_argument("expected fanion or authors, got '" + text + "'");
+}
+
+std::string to_string(LsqInstance instance) {
+  return instance == LsqInstance::kAuthors ? "authors" : "fanion";
+}
 
 LsqProblem make_lsq_problem(const LsqConfig& config) {
   if (config.m < 1 || config.n < 1) {
@@ -42,6 +78,7 @@ LsqProblem make_lsq_problem(const LsqConfig& config) {
   if (config.dtype != at::kDouble && config.dtype != at::kFloat) {
     throw std::invalid_argument("lsq: dtype must be float64 or float32");
   }
+  if (config.instance == LsqInstance::kAuthors) return authors_problem(config);
   // A private generator: the problem depends on the seed only, and the global RNG that the
   // rest of the program (solvers' random starts, ...) may use is left untouched.
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(config.seed);
