@@ -47,7 +47,7 @@ import hashlib
 import torch
 import torch.distributed as dist
 
-from . import _core
+from . import _core, _step
 
 __all__ = ["Sharding"]
 
@@ -243,7 +243,7 @@ class Sharding:
         stepping = {(gi, pi) for gi, pi, *_ in work}
         lines = []
         for gi, group in enumerate(opt.param_groups):
-            what = "adamw" if group["use_adamw"] else opt._direction(group).name
+            what = "adamw" if group["use_adamw"] else opt.direction(gi).name
             lines.append(f"group {gi} direction: {what}")
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"group {gi} option {key}: {_describe(group[key])}")
@@ -278,24 +278,18 @@ class Sharding:
                     for wire, buf in bufs.items()}
         for job in jobs:
             self._receive(job, gathered[job.wire][job.owner][job.offset:job.offset + job.size])
-        for group, p, g, state in adamw:
-            opt._adamw_update(group, p, g, state)
+        for w in adamw:
+            _step.adamw_update(w.group, w.p, w.g, opt.state[w.p])
         for it in items:
-            out = None
-            for j, t in enumerate(it.terms):
-                d = it.parts[j]
-                if d is None:  # an elementwise term: computed here, as fanion::Direction does
-                    d = _unit(t).apply(it.mat, None, it.cdt)
-                if out is None:
-                    out = d if t.weight == 1.0 else d * t.weight
-                else:
-                    out.add_(d, alpha=t.weight)
-            d = out.reshape(it.M.shape).to(it.M.dtype)
+            # Elementwise terms are computed here, as fanion::Direction does.
+            parts = [d if d is not None else _unit(t).apply(it.mat, None, it.cdt)
+                     for t, d in zip(it.terms, it.parts)]
+            d = _step.weighted_sum(it.terms, parts).reshape(it.M.shape).to(it.M.dtype)
             if it.buffer is not None:
                 it.state["momentum_buffer"] = it.buffer
-            opt._normalize_weight(it.group, it.p)
+            _step.normalize_weight(it.group, it.p)
             it.state["direction_bases"] = it.bases
-            opt._apply_direction(it.group, it.p, d, it.state)
+            _step.apply_direction(it.group, it.p, d, it.state)
 
         batch_sizes = [len(j.members) for j in jobs if len(j.members) > 1]
         self.last_stats = dict(
@@ -309,22 +303,19 @@ class Sharding:
         momentum buffers updated on copies), the plan, and this rank's share of the jobs
         computed into one flat buffer per wire dtype."""
         items, adamw = [], []
-        for gi, pi, group, p, g in work:
-            state = opt.state[p]
-            if group["use_adamw"] or p.dim() < 2:
-                adamw.append((group, p, g, state))
+        for w in work:
+            if w.adamw:
+                adamw.append(w)
                 continue
+            group, p, state = w.group, w.p, opt.state[w.p]
             buf = state.get("momentum_buffer")
-            M, buf = _core.effective_gradient(opt._momentum_kind(group), float(group["momentum"]),
-                                              g, None if buf is None else buf.clone())
-            direction = opt._direction(group)
-            cdt = group["compute_dtype"] or (torch.float64 if M.dtype == torch.float64
-                                             else torch.float32)
-            terms = direction.terms
+            M, buf = _step.effective_gradient(group, w.g, None if buf is None else buf.clone())
+            cdt = _step.compute_dtype(group, M)
+            terms = w.direction.terms
             bases = list(state.get("direction_bases", []))
             bases = (bases + [None] * len(terms))[:len(terms)]
             items.append(_Item(group, p, M, state, terms, _core.as_matrix(M).to(cdt), cdt,
-                               bases, buf, opt._param_name(gi, pi, p)))
+                               bases, buf, w.name))
 
         # Jobs: the expensive terms; cheap ones every rank computes itself.
         jobs = []

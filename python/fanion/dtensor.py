@@ -37,7 +37,7 @@ import re
 import torch
 import torch.distributed as dist
 
-from . import _core
+from . import _core, _step
 
 __all__ = ["dtensor_type", "fsdp2_available", "is_dtensor"]
 
@@ -213,54 +213,55 @@ def agree(params, error, grads, timeout=300.0):
     return error, bad
 
 
-def step(opt, work):
-    """Pass 2 of :meth:`NormOptimizer.step` for DTensor parameters."""
-    where = opt._where()
+def step(opt, work, where):
+    """Pass 2 of :meth:`NormOptimizer.step` for DTensor parameters (``work``: their
+    :class:`fanion._step.Work` items; ``where`` names the optimizer in messages)."""
     stats = dict(matrices=0, owned=0, factored=0, bytes_sent=0, bytes_received=0)
     layouts, load = [], {}
-    for gi, pi, group, p, g in work:  # validate everything before anything changes
+    for w in work:  # validate everything before anything changes
+        group, p = w.group, w.p
         if group["batched"] and p.dim() >= 3 and not group["use_adamw"]:
-            raise ValueError(f"{where}: {opt._param_name(gi, pi, p)}: batched=True is not "
-                             "available for DTensor parameters yet")
-        layout = _Layout(p, opt._param_name(gi, pi, p), where, opt.timeout)
+            raise ValueError(f"{where}: {w.name}: batched=True is not available for DTensor "
+                             "parameters yet")
+        layout = _Layout(p, w.name, where, opt.timeout)
         owner = 0
-        if layout.group is not None and not (group["use_adamw"] or p.dim() < 2):
+        if layout.group is not None and not w.adamw:
             m, n = p.shape[0], math.prod(p.shape[1:])
             ranks = load.setdefault(id(layout.group), [0.0] * layout.world)
             owner = min(range(layout.world), key=lambda r: ranks[r])
             ranks[owner] += float(m) * n * min(m, n)
         layouts.append((layout, owner))
-    for (gi, pi, group, p, g), (layout, owner) in zip(work, layouts):
-        state = opt.state[p]
-        if group["use_adamw"] or p.dim() < 2:
-            opt._adamw_update(group, p, g, state)  # elementwise: DTensor ops on the slices
+    for w, (layout, owner) in zip(work, layouts):
+        group, p, g, direction, state = w.group, w.p, w.g, w.direction, opt.state[w.p]
+        if w.adamw:
+            _step.adamw_update(group, p, g, state)  # elementwise: DTensor ops on the slices
             continue
         p_local, buf = p.to_local(), state.get("momentum_buffer")
-        M, new_buf = _core.effective_gradient(opt._momentum_kind(group), float(group["momentum"]),
-                                              g.to_local(), None if buf is None else _local(buf))
+        M, new_buf = _step.effective_gradient(group, g.to_local(),
+                                              None if buf is None else _local(buf))
         if buf is None and new_buf is not None:
             state["momentum_buffer"] = _sharded_like(new_buf, p)
         if group["normalize_weights"]:
             _normalize_weight(group, p, p_local, layout)
         bases = _true_width(state.get("direction_bases", []))
         if layout.group is None:  # replicated: every rank holds the matrix
-            d, bases = opt._direction(group).apply(M, bases, group["compute_dtype"])
+            d, bases = direction.apply(M, bases, group["compute_dtype"])
         else:
             stats["matrices"] += 1
             whole, sent, received = layout.gather(M, owner)
             stats["owned"] += layout.rank == owner
-            factored = _factored(opt._direction(group), p.shape, layout)
+            factored = _factored(direction, p.shape, layout)
             if factored is not None:
                 stats["factored"] += 1
                 d, bases, traffic = _top_k_by_factors(factored, whole, M, bases, group, layout,
                                                       owner)
             else:
-                d, bases, traffic = _by_slices(opt._direction(group), whole, M, bases, group,
+                d, bases, traffic = _by_slices(direction, whole, M, bases, group,
                                                layout, owner)
             stats["bytes_sent"] += sent + traffic[0]
             stats["bytes_received"] += received + traffic[1]
-        state["direction_bases"] = _fixed_width(bases, opt._direction(group))
-        opt._apply_direction(group, p_local, d, state, shape=p.shape)
+        state["direction_bases"] = _fixed_width(bases, direction)
+        _step.apply_direction(group, p_local, d, state, shape=p.shape)
     stats["state_bytes"] = sum(_nbytes(_local(t)) for s in opt.state.values() for t in s.values()
                                if isinstance(t, torch.Tensor))
     opt.last_dtensor_stats = stats
@@ -382,5 +383,5 @@ def _normalize_weight(group, p, p_local, layout):
     sq = p_local.double().pow(2).sum()
     if layout.group is not None:
         layout._wait(dist.all_reduce(sq, group=layout.group, async_op=True), "the norm of")
-    norm = max(math.sqrt(float(sq)), 1.1754943508222875e-38)
+    norm = max(math.sqrt(float(sq)), _step.FLT_MIN)
     p_local.mul_(math.sqrt(float(p.shape[0])) / norm)

@@ -43,7 +43,6 @@ the same update. The sharded mode expects the same gradients on every rank (as a
 all-reduce) and checks, at each step, that all ranks hold the same parameter list, failing with
 a clear error instead of hanging.
 """
-import math
 import re
 import warnings
 
@@ -51,6 +50,7 @@ import torch
 
 from . import _core
 from . import directions as _dirs
+from . import _step
 from . import dtensor as _dt
 from ._checks import (check_bool, check_choice, check_dtype, check_int, check_real)
 
@@ -64,7 +64,6 @@ NONFINITE_POLICIES = ("error", "skip")
 # Names that nn.Embedding weights usually have (wte, wpe, embed_tokens, tok_embeddings, ...):
 # given to a matrix direction they get a warning (a lookup table is not a linear map's matrix).
 _EMBEDDING_NAME = re.compile(r"(^|\.)(wte|wpe|\w*embed\w*|emb)\.weight$")
-_FLT_MIN = 1.1754943508222875e-38  # std::numeric_limits<float>::min()
 # Options of some family; given to an optimizer that lacks them, they are a mistake.
 _FAMILY_KEYS = {"direction", "k", "alpha", "sign_lr_coeff", "method", "ns_steps", "ns_schedule",
                 "ns_normalization", "solver_tol", "max_passes", "seed"}
@@ -160,6 +159,7 @@ class NormOptimizer(torch.optim.Optimizer):
                  process_group=None, distributed=False, timeout=300.0, _direction_options=None):
         self._names = {}
         self._direction_cache = {}
+        self._checked = []  # per group: how it looked when last validated (_check_group)
         self.last_skipped = []
         where = self._where()
         if isinstance(params, (set, frozenset)):
@@ -301,12 +301,6 @@ class NormOptimizer(torch.optim.Optimizer):
         """The :class:`fanion.directions.Direction` param group ``group_index`` steps with."""
         return self._direction(self.param_groups[group_index])
 
-    @staticmethod
-    def _momentum_kind(group):
-        if group["momentum_kind"] is not None:
-            return group["momentum_kind"]
-        return "nesterov" if group["nesterov"] else "heavy_ball"
-
     # --- param groups ---------------------------------------------------------------------------
 
     def add_param_group(self, param_group):
@@ -346,8 +340,7 @@ class NormOptimizer(torch.optim.Optimizer):
         gi = len(self.param_groups) - 1
         g = self.param_groups[gi]
         try:
-            self._check_options(g, f"{where}: param group {gi}")
-            self._check_params(g, gi)
+            self._check_group(gi, g)
         except Exception:
             self.param_groups.pop()
             raise
@@ -364,6 +357,26 @@ class NormOptimizer(torch.optim.Optimizer):
                               "and gets the matrix direction; embeddings and the output head "
                               "usually go to AdamW: fanion.param_groups(model) splits them, or "
                               "put them in a group with use_adamw=True", stacklevel=3)
+
+    @staticmethod
+    def _snapshot(group):
+        """What a validation saw: the options' values and the parameters' identities."""
+        return ({k: v for k, v in group.items() if k != "params"},
+                [id(p) for p in group["params"]])
+
+    def _check_group(self, gi, group):
+        """Validates group gi when it is new or has changed since it was last validated (a
+        scheduler's or a user's edit, a loaded state): the step does not re-check a group that
+        is as it was."""
+        snapshot = self._snapshot(group)
+        if gi < len(self._checked) and self._checked[gi] == snapshot:
+            return
+        self._check_options(group, f"{self._where()}: param group {gi}")
+        self._check_params(group, gi)
+        if gi < len(self._checked):
+            self._checked[gi] = snapshot
+        else:  # groups are validated in order: gi is the next one
+            self._checked.append(snapshot)
 
     def _check_params(self, group, gi):
         where = self._where()
@@ -398,6 +411,7 @@ class NormOptimizer(torch.optim.Optimizer):
         self.__dict__.setdefault("last_dtensor_stats", {})
         self.__dict__.setdefault("_names", {})
         self.__dict__.setdefault("_direction_cache", {})
+        self.__dict__.setdefault("_checked", [])
         self.__dict__.setdefault("last_skipped", [])
         self.__dict__.setdefault("_sharding", None)
         self.__dict__.setdefault("timeout", 300.0)
@@ -457,8 +471,7 @@ class NormOptimizer(torch.optim.Optimizer):
                 loss = closure()
         where = self._where()
         for gi, g in enumerate(self.param_groups):  # schedulers and users may edit groups
-            self._check_options(g, f"{where}: param group {gi}")
-            self._check_params(g, gi)
+            self._check_group(gi, g)
 
         # Pass 1: check every gradient before anything changes, so a refused step loses nothing.
         work, skipped, error, pending = [], [], None, []
@@ -481,8 +494,11 @@ class NormOptimizer(torch.optim.Optimizer):
                     error = error or ValueError(f"{where}: {name} has a gradient of shape "
                                                 f"{list(g.shape)}")
                     continue
+                w = _step.Work(gi, pi, group, p, g, name,
+                               None if group["use_adamw"] or p.dim() < 2
+                               else self._direction(group))
                 if _dt.is_dtensor(g):  # finite in every rank's slice? asked below
-                    pending.append((gi, pi, group, p, g, name))
+                    pending.append(w)
                     continue
                 if not bool(torch.isfinite(g).all()):
                     if group["on_nonfinite"] == "skip":
@@ -492,20 +508,20 @@ class NormOptimizer(torch.optim.Optimizer):
                         f"{where}: non-finite (NaN or Inf) gradient in {name}; the step was "
                         "refused and nothing was changed")
                     continue
-                work.append((gi, pi, group, p, g))
+                work.append(w)
 
         dtensors = self._dtensors()
         if dtensors:
-            error, bad = _dt.agree(dtensors, error, {id(it[3]): it[4] for it in pending},
+            error, bad = _dt.agree(dtensors, error, {id(w.p): w.g for w in pending},
                                    self.timeout)
-            for gi, pi, group, p, g, name in pending:
-                if id(p) not in bad:
-                    work.append((gi, pi, group, p, g))
-                elif group["on_nonfinite"] == "skip":
-                    skipped.append(name)
+            for w in pending:
+                if id(w.p) not in bad:
+                    work.append(w)
+                elif w.group["on_nonfinite"] == "skip":
+                    skipped.append(w.name)
                 else:
                     error = error or ValueError(
-                        f"{where}: non-finite (NaN or Inf) gradient in {name} (in some rank's "
+                        f"{where}: non-finite (NaN or Inf) gradient in {w.name} (in some rank's "
                         "slice); the step was refused and nothing was changed")
         if self._sharding is not None:
             self._sharding.agree(self, work, error)  # raises on every rank if any rank fails
@@ -518,106 +534,27 @@ class NormOptimizer(torch.optim.Optimizer):
             self._sharding.step(self, work)
         else:
             if dtensors:
-                _dt.step(self, [w for w in work if _dt.is_dtensor(w[3])])
-                work = [w for w in work if not _dt.is_dtensor(w[3])]
-            for gi, pi, group, p, g in work:
-                state = self.state[p]
-                if group["use_adamw"] or p.dim() < 2:
-                    self._adamw_update(group, p, g, state)
+                _dt.step(self, [w for w in work if _dt.is_dtensor(w.p)], where)
+                work = [w for w in work if not _dt.is_dtensor(w.p)]
+            for w in work:
+                state = self.state[w.p]
+                if w.adamw:
+                    _step.adamw_update(w.group, w.p, w.g, state)
                 else:
-                    self._matrix_update(group, p, g, state)
+                    self._count_fallbacks(w, state, _step.matrix_update(w, state))
         return loss
 
-    # Each operation below mirrors src/optim/fanion.cpp, in the same order.
-
-    def _adamw_update(self, group, p, g, state):
-        lr = group["lr"] if group["use_adamw"] else group["adamw_lr"]
-        if "exp_avg" not in state:
-            state["exp_avg"] = torch.zeros_like(p)
-            state["exp_avg_sq"] = torch.zeros_like(p)
-        state["step"] = state.get("step", 0) + 1
-        step = state["step"]
-        b1, b2 = float(group["adamw_beta1"]), float(group["adamw_beta2"])
-        p.mul_(1.0 - lr * group["adamw_weight_decay"])
-        state["exp_avg"].mul_(b1).add_(g, alpha=1.0 - b1)
-        state["exp_avg_sq"].mul_(b2).addcmul_(g, g, value=1.0 - b2)
-        bias1 = 1.0 - math.pow(b1, float(step))
-        bias2 = 1.0 - math.pow(b2, float(step))
-        denom = (state["exp_avg_sq"].sqrt() / math.sqrt(bias2)).add_(group["adamw_eps"])
-        p.addcdiv_(state["exp_avg"], denom, value=-lr / bias1)
-
-    def _effective_gradient(self, group, g, state):
-        M, buf = _core.effective_gradient(self._momentum_kind(group), float(group["momentum"]),
-                                          g, state.get("momentum_buffer"))
-        if buf is not None:
-            state["momentum_buffer"] = buf
-        return M
-
-    @staticmethod
-    def _normalize_weight(group, p):
-        if group["normalize_weights"]:
-            # C++ `sqrt(rows) / ||p||` is a Scalar / Tensor: fill, then divide.
-            norm = p.norm().clamp_min(_FLT_MIN)
-            p.mul_(torch.empty_like(norm).fill_(math.sqrt(float(p.size(0)))).div_(norm))
-
-    @staticmethod
-    def _apply_direction(group, p, d, state, shape=None):
-        """`shape`: the whole matrix's, where p is a slice of it (fanion.dtensor)."""
-        lr = float(group["lr"])
-        if group["weight_decay"] != 0.0:
-            p.mul_(1.0 - lr * group["weight_decay"])
-        whole = p if shape is None else torch.empty(shape, device="meta")
-        p.add_(d, alpha=-lr * _core.shape_scale_factor(group["shape_scale"], whole))
-        state["step"] = state.get("step", 0) + 1
-
-    def _matrix_update(self, group, p, g, state):
-        M = self._effective_gradient(group, g, state)
-        self._normalize_weight(group, p)
-        bases = state.get("direction_bases", [])
-        if group["batched"] and p.dim() >= 3:
-            d, bases = self._batched_direction(group, M, bases)
-            shape = p.shape[-2:]
-        else:
-            d, bases, fallbacks = self._direction(group).apply(M, bases, group["compute_dtype"],
-                                                               stats=True)
-            self._count_fallbacks(p, state, fallbacks)
-            shape = None
-        state["direction_bases"] = bases
-        self._apply_direction(group, p, d, state, shape=shape)
-
-    def _count_fallbacks(self, p, state, fallbacks):
+    def _count_fallbacks(self, w, state, fallbacks):
         """A top-k solve that did not converge was redone by the exact SVD (docs/DESIGN.md §3):
         counted in the parameter's state, and a warning the first time, naming it."""
         if not fallbacks:
             return
         state["solver_fallbacks"] = state.get("solver_fallbacks", 0) + fallbacks
         if state["solver_fallbacks"] == fallbacks:
-            name = self._names.get(id(p), f"a parameter of shape {list(p.shape)}")
-            warnings.warn(f"{self._where()}: the top-k solver did not converge for {name}; "
+            warnings.warn(f"{self._where()}: the top-k solver did not converge for {w.name}; "
                           "its direction was computed by the exact SVD instead (slower). "
                           "state['solver_fallbacks'] counts these; raise max_passes or "
                           "solver_tol, or choose method='exact'", RuntimeWarning, stacklevel=3)
-
-    def _batched_direction(self, group, M, bases):
-        """batched=True: d of each matrix M[i] over the last two dimensions. A direction that is
-        one Muon term takes one batched polar factor of the whole stack; any other goes matrix
-        by matrix. The bases of matrix i are bases[i * T:(i + 1) * T] (T terms): a flat list,
-        as state_dict() keeps them."""
-        direction = self._direction(group)
-        stack = M.reshape(-1, *M.shape[-2:])
-        terms = direction.terms
-        if len(terms) == 1 and terms[0].kind == "muon":
-            cdt = group["compute_dtype"] or (torch.float64 if M.dtype == torch.float64
-                                             else torch.float32)
-            Q, _ = _core.polar_factor(stack.to(cdt), terms[0].polar)
-            d = Q if terms[0].weight == 1.0 else Q * terms[0].weight
-            return d.reshape(M.shape).to(M.dtype), [None] * stack.shape[0]
-        T, out, new = len(terms), [], []
-        for i in range(stack.shape[0]):
-            d, b = direction.apply(stack[i], bases[i * T:(i + 1) * T], group["compute_dtype"])
-            out.append(d)
-            new += list(b)
-        return torch.stack(out).reshape(M.shape), new
 
 
 def _solver_defaults(kind, method):

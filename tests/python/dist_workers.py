@@ -13,6 +13,7 @@ import torch.distributed as dist
 
 import fanion
 from fanion import directions as D
+from test_parity import cpp_twin
 
 # Every optimizer, as (name, class, options); small problems with every path exercised.
 OPTIMIZERS = [
@@ -123,16 +124,21 @@ SHARDED = [
 SHARDED_STEPS = 4
 
 
-def step_side_by_side(opt, ps, ref_opt, ref, grads_of_step):
-    """SHARDED_STEPS steps of a sharded optimizer and a local one on the same gradients;
-    returns the sharded one's last_stats after each step."""
+def step_side_by_side(opt, ps, ref_opt, ref, grads_of_step, cpp=None):
+    """SHARDED_STEPS steps of a sharded optimizer and a local one (and the C++ optimizer
+    ``cpp = (CppFanion, params)``, when given) on the same gradients; returns the sharded
+    one's last_stats after each step."""
     stats = []
     for step in range(SHARDED_STEPS):
-        for p, q, g in zip(ps, ref, grads_of_step(step)):
+        for i, (p, q, g) in enumerate(zip(ps, ref, grads_of_step(step))):
             p.grad = g.clone()
             q.grad = g.clone()
+            if cpp is not None:
+                cpp[1][i].grad = g.clone()
         opt.step()
         ref_opt.step()
+        if cpp is not None:
+            cpp[0].step()
         stats.append(dict(opt._sharding.last_stats))
     return stats
 
@@ -143,16 +149,19 @@ def sharded_vs_local(rank, world):
         ps = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
         ref = [torch.nn.Parameter(t.clone()) for t in sharded_problem()]
         opt, ref_opt = make(ps, distributed=True), make(ref)
-        stats = step_side_by_side(opt, ps, ref_opt, ref, grads)
+        cpp, clones = cpp_twin(ref_opt)  # the parity test's C++ twin, on the sharded path too
+        cpp_params = [q for group in clones for q in group]
+        stats = step_side_by_side(opt, ps, ref_opt, ref, grads, (cpp, cpp_params))
         params = flat(ps)
         diff = float((params - flat(ref)).abs().max())
+        diff_cpp = float((params - flat(cpp_params)).abs().max())
         sd, ref_sd = opt.state_dict()["state"], ref_opt.state_dict()["state"]
         state_diff = 0.0
         for key, s in sd.items():
             for field in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
                 if field in s:
                     state_diff = max(state_diff, float((s[field] - ref_sd[key][field]).abs().max()))
-        out[name] = {"diff_vs_local": diff, "state_diff": state_diff,
+        out[name] = {"diff_vs_local": diff, "diff_vs_cpp": diff_cpp, "state_diff": state_diff,
                      "spread": same_on_all_ranks(params), "stats": stats}
     return out
 

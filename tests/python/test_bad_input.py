@@ -189,6 +189,26 @@ def test_options_changed_after_construction_are_checked_at_step():
     assert torch.equal(W.detach(), W0) and not opt.state
 
 
+def test_options_are_validated_when_they_change_not_at_every_step(monkeypatch):
+    W = torch.nn.Parameter(torch.randn(4, 3))
+    opt = fanion.Muon([W])
+    seen = []
+    check = opt._check_options
+    monkeypatch.setattr(opt, "_check_options", lambda g, where: (seen.append(g["lr"]),
+                                                                 check(g, where)))
+    for _ in range(3):
+        W.grad = torch.randn(4, 3)
+        opt.step()
+    assert seen == []  # nothing changed since the group was added
+    opt.param_groups[0]["lr"] = 0.01  # a scheduler's edit: validated once, at the next step
+    for _ in range(2):
+        W.grad = torch.randn(4, 3)
+        opt.step()
+    assert seen == [0.01]
+    opt.load_state_dict(opt.state_dict())  # a loaded state is validated when it is loaded
+    assert seen == [0.01, 0.01]
+
+
 def test_bad_state_dict():
     W = torch.nn.Parameter(torch.randn(3, 3))
     opt = fanion.Muon([W])

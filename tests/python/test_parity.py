@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import fanion
-from fanion import _core
+from fanion import _core, _step
 from fanion import directions as D
 from fanion.optim import NormOptimizer
 
@@ -20,10 +20,12 @@ STEPS = 6
 SHAPES = [(20, 12), (12, 20), (8, 3, 2, 2), (80, 70), (12,)]
 
 
-def cpp_options(opt, group):
+def cpp_options(opt, gi):
+    group = opt.param_groups[gi]
     return _core.FanionOptions(
-        lr=group["lr"], direction=opt._direction(group), momentum=group["momentum"],
-        momentum_kind=NormOptimizer._momentum_kind(group), weight_decay=group["weight_decay"],
+        lr=group["lr"], direction=opt.direction(gi),
+        momentum=group["momentum"], momentum_kind=_step.momentum_kind(group),
+        weight_decay=group["weight_decay"],
         shape_scale=group["shape_scale"], normalize_weights=group["normalize_weights"],
         compute_dtype=group["compute_dtype"], on_nonfinite=group["on_nonfinite"],
         use_adamw=group["use_adamw"], adamw_for_non_matrix=group["adamw_for_non_matrix"],
@@ -35,10 +37,10 @@ def cpp_options(opt, group):
 def cpp_twin(opt):
     """A C++ optimizer over clones of opt's parameters, with the same groups and options."""
     groups, clones = [], []
-    for group in opt.param_groups:
+    for gi, group in enumerate(opt.param_groups):
         ps = [torch.nn.Parameter(p.detach().clone()) for p in group["params"]]
         clones.append(ps)
-        groups.append((ps, cpp_options(opt, group)))
+        groups.append((ps, cpp_options(opt, gi)))
     return _core.CppFanion(groups, groups[0][1]), clones
 
 
@@ -215,8 +217,7 @@ def test_parity_across_save_and_load(tmp_path):
     torch.save(opt.state_dict(), tmp_path / "py.pt")
     opt2 = fanion.FFanion(py_params, k=3, lr=0.05, method="block_krylov")
     opt2.load_state_dict(torch.load(tmp_path / "py.pt"))
-    cpp2 = _core.CppFanion([(clones[0], cpp_options(opt2, opt2.param_groups[0]))],
-                           cpp_options(opt2, opt2.param_groups[0]))
+    cpp2 = _core.CppFanion([(clones[0], cpp_options(opt2, 0))], cpp_options(opt2, 0))
     cpp2.load(path)
     for s in range(3, 6):
         step(opt2, cpp2, s)
