@@ -19,6 +19,7 @@
 #include "fanion/solvers/top_k.h"
 #include "json.h"
 #include "lsq/problem.h"
+#include "progress.h"
 #include "report.h"
 
 namespace fanion::app {
@@ -81,7 +82,28 @@ void add_common_options(cli::Parser& p) {
   p.option("seed", "N", "matrix seed", "0");
   p.option("threads", "N", "intra-op threads (at::set_num_threads)");
   p.option("json", "PATH", "write the rows as JSON");
+  p.flag("quiet", "no progress on stderr");
 }
+
+/// Progress over a benchmark's cases on stderr: "[all: about 2m left] [2/3] 1000x1000", the
+/// estimate from the cases done; cleared before a row is printed on stdout.
+class CaseProgress {
+ public:
+  CaseProgress(const cli::Parser& p, size_t total)
+      : progress_(p.get_flag("quiet")), total_(total), t0_(Clock::now()) {}
+  void start(const std::string& what) {
+    progress_.update(left_in_all(seconds_since(t0_), done_, total_) + "[" +
+                         std::to_string(done_ + 1) + "/" + std::to_string(total_) + "] " + what,
+                     /*force=*/true);
+    ++done_;
+  }
+  void clear() { progress_.done(); }
+
+ private:
+  Progress progress_;
+  size_t total_, done_ = 0;
+  Clock::time_point t0_;
+};
 
 bool parse(cli::Parser& p, int argc, char** argv) {
   p.parse(argc, argv);
@@ -151,7 +173,9 @@ int bench_lowrank(int argc, char** argv) {
                   k = cli::parse_int(parts[1], "--cases k");
     if (n < 1 || k < 1 || k > n) throw cli::UsageError("--cases: '" + item + "' needs 1 <= k <= n");
   }
+  CaseProgress cases(p, cli::split_list(p.get_string("cases")).size());
   for (const auto& item : cli::split_list(p.get_string("cases"))) {
+    cases.start(item);
     const auto parts = cli::split_list(item, ':');
     const int64_t n = cli::parse_int(parts[0], "--cases n"),
                   k = cli::parse_int(parts[1], "--cases k");
@@ -208,6 +232,7 @@ int bench_lowrank(int argc, char** argv) {
         auto [e1, e2] = errors(r);
         char tol_text[32];
         std::snprintf(tol_text, sizeof tol_text, "%.0e", tol);
+        cases.clear();
         std::printf("%-22s %-13s %-8s %9.4f %7lld %8lld %6lld %10.2e %10.2e %s\n",
                     case_name.c_str(), method_name.c_str(), direct ? "-" : tol_text, secs,
                     static_cast<long long>(r.stats.passes), static_cast<long long>(r.stats.matvecs),
@@ -264,7 +289,9 @@ int bench_polar(int argc, char** argv) {
   json::Value rows = json::Value::array();
   std::printf("%-10s %-20s %6s %9s %8s %9s %10s %s\n", "size", "schedule", "steps", "time[s]",
               "matmuls", "matvecs", "err1", "reached");
+  CaseProgress cases(p, cli::split_list(p.get_string("sizes")).size());
   for (const auto& size_text : cli::split_list(p.get_string("sizes"))) {
+    cases.start(size_text + "x" + size_text);
     const int64_t n = size_of(size_text);
     const at::Tensor M = test_matrix(n, n, "gaussian", p.get_int("seed"))
                              .to(at::Device(p.get_string("device")), dtype);
@@ -275,6 +302,7 @@ int bench_polar(int argc, char** argv) {
     const at::Tensor ref = exact.Q.to(at::kDouble);
     auto print = [&](const std::string& name, int64_t steps, double secs, const PolarResult& r,
                      double e1) {
+      cases.clear();
       std::printf("%-10s %-20s %6lld %9.4f %8lld %9lld %10.2e %s\n",
                   (std::to_string(n) + "^2").c_str(), name.c_str(), static_cast<long long>(steps),
                   secs, static_cast<long long>(r.stats.matmuls),
@@ -374,7 +402,9 @@ int bench_step(int argc, char** argv) {
   json::Value rows = json::Value::array();
   std::printf("%-7s %-26s %-5s %10s %8s %8s %10s %11s %11s\n", "size", "direction", "start",
               "ms/step", "vs muon", "passes", "max err1", "state[MB]", "work[MB]");
+  CaseProgress cases(p, cli::split_list(p.get_string("sizes")).size());
   for (const auto& size_text : cli::split_list(p.get_string("sizes"))) {
+    cases.start(size_text + "x" + size_text);
     const int64_t n = size_of(size_text);
     auto sequence = momentum_sequence(n, steps, p.get_int("warmup"), p.get_int("seed"));
     for (auto& M : sequence) M = M.to(at::Device(p.get_string("device")));
@@ -382,6 +412,7 @@ int bench_step(int argc, char** argv) {
     double muon_ms = 0.0;
     auto report = [&](const std::string& name, const std::string& start, double ms, double passes,
                       double err, double state_numbers, double work_numbers) {
+      cases.clear();
       std::printf("%-7lld %-26s %-5s %10.2f %8.3f %8.1f %10s %11.1f %11.1f\n",
                   static_cast<long long>(n), name.c_str(), start.c_str(), ms,
                   muon_ms > 0 ? ms / muon_ms : 1.0, passes,

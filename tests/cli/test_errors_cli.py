@@ -188,3 +188,13 @@ def test_bench_json_names_its_command_and_schema(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["command"] == "bench polar" and doc["schema_version"] == 1
     assert doc["rows"] and all(row["n"] == 16 for row in doc["rows"])
+
+
+def test_bench_shows_progress_per_case_and_quiet_silences_it():
+    args = ["bench", "polar", "--sizes", "20,24", "--repeats", "1", "--max-steps", "4"]
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    assert "[1/2] 20x20" in r.stderr and "[2/2] 24x24" in r.stderr and "left]" in r.stderr, r.stderr
+    q = run(*args, "--quiet")
+    assert q.returncode == 0 and q.stderr == "", q.stderr
+    assert q.stdout.count("\n") == r.stdout.count("\n")  # the same rows
