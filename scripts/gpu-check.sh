@@ -22,6 +22,27 @@ $py -m pip install -q pytest numpy muon-optimizer >/dev/null 2>&1 || true  # whe
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_dir;$torch_dir/share/cmake" \
   -DPython3_EXECUTABLE="$(command -v "$py")" -DFANION_PCH=ON >"$out/configure.log" 2>&1 || { tail -50 "$out/configure.log"; exit 1; }
 cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { grep -m 20 -B2 -A8 error "$out/build.log"; exit 1; }
+# The authors' least-squares instance (seed 42): torch's CUDA generator on this GPU against
+# fanion's CPU emulation of it with this GPU's geometry (RESULTS.md, Table 3 beside the
+# authors' code): X0[0,0:3], A[0,0] and the loss at X0 should agree to ~1e-6.
+$py - <<'PY' | tee "$out/authors_instance_cuda.txt"
+import torch
+p = torch.cuda.get_device_properties(0)
+print("geometry", f"{p.multi_processor_count}x{getattr(p, 'max_threads_per_multi_processor', 2048)}")
+torch.manual_seed(42)
+def psd(n):
+    q, _ = torch.linalg.qr(torch.randn(n, n, device="cuda"))
+    return q @ torch.diag(torch.rand(n, device="cuda")) @ q.T
+A, B = psd(500), psd(500)
+S = 0 * torch.randn(500, 500, device="cuda")
+X0 = 0.1 * torch.randn(500, 500, device="cuda")
+loss = 0.5 * torch.sum((X0 - S) * (A @ (X0 - S) @ B)).item()
+print("X0[0,0:3]", *[f"{v:.7g}" for v in X0[0, :3].tolist()], " A[0,0]", f"{A[0, 0].item():.7g}",
+      " initial loss", f"{loss:.6g}")
+PY
+geometry=$(awk '/^geometry/ {print $2}' "$out/authors_instance_cuda.txt")
+./build-gpu/fanion lsq --instance authors --cuda-geometry "$geometry" --dtype float32 --algorithms nsgd \
+  --max-iters 0 --quiet | head -4 | tee "$out/authors_instance_fanion.txt"
 ./build-gpu/fanion_tests 2>&1 | tee "$out/tests.log" | tail -5
 PYTHONPATH=build-gpu/python $py -m pytest -q -p no:cacheprovider tests/python 2>&1 | tee "$out/pytest.log" | tail -3 || true
 # One optimizer step on GPT-2 small's 48 block matrices (12 layers), against torch.optim.Muon.
