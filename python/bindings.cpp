@@ -3,7 +3,7 @@
 // The pure-Python package (python/fanion/*.py) keeps the bookkeeping (param groups, state dicts,
 // the auxiliary AdamW, torch.distributed) the way torch.optim does, and calls these for the
 // maths: norms, solvers (with their stats), directions d(M) with warm-start bases, the momentum
-// rule and the shape scale. `CppFanion` wraps the C++ optimizer itself, for parity tests.
+// rule and the shape scale. `CppNormOptimizer` wraps the C++ optimizer itself, for parity tests.
 //
 // Enums cross the boundary as the lower-case strings the CLI uses; dtypes as torch.dtype (or
 // their names); solver stats as dicts. std::invalid_argument becomes ValueError.
@@ -69,90 +69,7 @@ py::object dtype_to_py(const std::optional<at::ScalarType>& t) {
   return py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(torch::getTHPDtype(*t)));
 }
 
-// --- enums as strings ----------------------------------------------------------------------------
-
-std::string polar_method_name(PolarMethod m) {
-  switch (m) {
-    case PolarMethod::kExact:
-      return "exact";
-    case PolarMethod::kNewtonSchulz:
-      return "newton_schulz";
-    case PolarMethod::kGram:
-      return "gram";
-  }
-  return "?";
-}
-PolarMethod polar_method_from(const std::string& s) {
-  if (s == "exact" || s == "svd") return PolarMethod::kExact;
-  if (s == "newton_schulz" || s == "newton-schulz" || s == "ns") return PolarMethod::kNewtonSchulz;
-  if (s == "gram") return PolarMethod::kGram;
-  throw std::invalid_argument("fanion: unknown polar method '" + s +
-                              "' (known: newton_schulz, exact, gram)");
-}
-
-std::string kind_name(DirectionKind k) {
-  switch (k) {
-    case DirectionKind::kNsgd:
-      return "nsgd";
-    case DirectionKind::kSign:
-      return "sign";
-    case DirectionKind::kMuon:
-      return "muon";
-    case DirectionKind::kFanion:
-      return "fanion";
-    case DirectionKind::kSchatten:
-      return "schatten";
-  }
-  return "?";
-}
-DirectionKind kind_from(const std::string& s) {
-  for (auto k : {DirectionKind::kNsgd, DirectionKind::kSign, DirectionKind::kMuon,
-                 DirectionKind::kFanion, DirectionKind::kSchatten}) {
-    if (kind_name(k) == s) return k;
-  }
-  throw std::invalid_argument("fanion: unknown direction kind '" + s +
-                              "' (known: nsgd, sign, muon, fanion, schatten)");
-}
-
-std::string momentum_kind_name(fo::MomentumKind k) { return fo::to_string(k); }
-fo::MomentumKind momentum_kind_from(const std::string& s) {
-  try {
-    return fo::momentum_kind_from_string(s);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("fanion: ") + e.what());
-  }
-}
-
-std::string shape_scale_name(fo::ShapeScale s) {
-  switch (s) {
-    case fo::ShapeScale::kNone:
-      return "none";
-    case fo::ShapeScale::kMuon:
-      return "muon";
-    case fo::ShapeScale::kSpectral:
-      return "spectral";
-    case fo::ShapeScale::kMatchRmsAdamW:
-      return "match_rms_adamw";
-  }
-  return "?";
-}
-fo::ShapeScale shape_scale_from(const std::string& s) {
-  for (auto k : {fo::ShapeScale::kNone, fo::ShapeScale::kMuon, fo::ShapeScale::kSpectral,
-                 fo::ShapeScale::kMatchRmsAdamW}) {
-    if (shape_scale_name(k) == s) return k;
-  }
-  throw std::invalid_argument("fanion: unknown shape_scale '" + s +
-                              "' (known: none, muon, spectral, match_rms_adamw)");
-}
-
-std::string nonfinite_name(fo::NonFinitePolicy p) {
-  return p == fo::NonFinitePolicy::kSkip ? "skip" : "error";
-}
-fo::NonFinitePolicy nonfinite_from(const std::string& s) {
-  if (s == "error") return fo::NonFinitePolicy::kError;
-  if (s == "skip") return fo::NonFinitePolicy::kSkip;
-  throw std::invalid_argument("fanion: unknown on_nonfinite '" + s + "' (known: error, skip)");
-}
+// --- enums as strings: the library's conversions (next to each enum) -----------------------------
 
 // --- small conversions ---------------------------------------------------------------------------
 
@@ -194,7 +111,7 @@ at::Tensor checked_tensor(const at::Tensor& t, const char* what) {
 
 // Pickle states (plain tuples: the optimizer's param groups may hold directions).
 py::tuple polar_state(const PolarOptions& o) {
-  return py::make_tuple(polar_method_name(o.method), o.schedule.name, o.steps, o.tol,
+  return py::make_tuple(fanion::to_string(o.method), o.schedule.name, o.steps, o.tol,
                         dtype_to_py(o.dtype), o.rel_rank_tol, o.gram_normalization);
 }
 PolarOptions polar_from_state(const py::tuple& t) {
@@ -202,7 +119,7 @@ PolarOptions polar_from_state(const py::tuple& t) {
     throw std::runtime_error("fanion: bad PolarOptions pickle state");
   }
   PolarOptions o;
-  o.method = polar_method_from(t[0].cast<std::string>());
+  o.method = fanion::polar_method_from_string(t[0].cast<std::string>());
   o.schedule = fanion::NewtonSchulzSchedule::by_name(t[1].cast<std::string>());
   o.steps = t[2].cast<int64_t>();
   o.tol = t[3].cast<double>();
@@ -228,13 +145,13 @@ TopKOptions top_k_from_state(const py::tuple& t) {
   return o;
 }
 py::tuple term_state(const DirectionTerm& t) {
-  return py::make_tuple(kind_name(t.kind), t.weight, t.k, t.p, polar_state(t.polar),
+  return py::make_tuple(fanion::to_string(t.kind), t.weight, t.k, t.p, polar_state(t.polar),
                         top_k_state(t.top_k));
 }
 DirectionTerm term_from_state(const py::tuple& s) {
   if (s.size() != 6) throw std::runtime_error("fanion: bad DirectionTerm pickle state");
   DirectionTerm t;
-  t.kind = kind_from(s[0].cast<std::string>());
+  t.kind = fanion::direction_kind_from_string(s[0].cast<std::string>());
   t.weight = s[1].cast<double>();
   t.k = s[2].cast<int64_t>();
   t.p = s[3].cast<double>();
@@ -281,7 +198,7 @@ std::string direction_repr(const Direction& d) {
 
 std::string polar_repr(const PolarOptions& o) {
   std::ostringstream os;
-  os << "PolarOptions(method='" << polar_method_name(o.method) << "', schedule='" << o.schedule.name
+  os << "PolarOptions(method='" << fanion::to_string(o.method) << "', schedule='" << o.schedule.name
      << "', steps=" << o.steps << ", tol=" << o.tol
      << ", gram_normalization=" << (o.gram_normalization ? "True" : "False") << ")";
   return os.str();
@@ -295,7 +212,7 @@ std::string top_k_repr(const TopKOptions& o) {
   return os.str();
 }
 
-fo::FanionParamState* cpp_state_of(fo::Fanion& opt, const at::Tensor& p) {
+fo::NormOptimizerParamState* cpp_state_of(fo::NormOptimizer& opt, const at::Tensor& p) {
   return opt.find_state(p);
 }
 
@@ -337,7 +254,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def(py::init([](const std::string& method, const std::string& schedule, int64_t steps,
                        double tol, py::object dtype, double rel_rank_tol, bool gram_normalization) {
              PolarOptions o;
-             o.method = polar_method_from(method);
+             o.method = fanion::polar_method_from_string(method);
              o.schedule = fanion::NewtonSchulzSchedule::by_name(schedule);
              o.steps = steps;
              o.tol = tol;
@@ -351,8 +268,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            py::arg("rel_rank_tol") = 1e-12,
            py::arg("gram_normalization") = PolarOptions().gram_normalization)
       .def_property(
-          "method", [](const PolarOptions& o) { return polar_method_name(o.method); },
-          [](PolarOptions& o, const std::string& s) { o.method = polar_method_from(s); })
+          "method", [](const PolarOptions& o) { return fanion::to_string(o.method); },
+          [](PolarOptions& o, const std::string& s) {
+            o.method = fanion::polar_method_from_string(s);
+          })
       .def_property(
           "schedule", [](const PolarOptions& o) { return o.schedule.name; },
           [](PolarOptions& o, const std::string& s) {
@@ -468,7 +387,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def(py::init([](const std::string& kind, double weight, int64_t k, double p,
                        const PolarOptions& polar, const TopKOptions& top_k) {
              DirectionTerm t;
-             t.kind = kind_from(kind);
+             t.kind = fanion::direction_kind_from_string(kind);
              t.weight = weight;
              t.k = k;
              t.p = p;
@@ -479,8 +398,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            py::arg("kind"), py::arg("weight") = 1.0, py::arg("k") = 1, py::arg("p") = 2.0,
            py::arg("polar") = PolarOptions(), py::arg("top_k") = TopKOptions())
       .def_property(
-          "kind", [](const DirectionTerm& t) { return kind_name(t.kind); },
-          [](DirectionTerm& t, const std::string& s) { t.kind = kind_from(s); })
+          "kind", [](const DirectionTerm& t) { return fanion::to_string(t.kind); },
+          [](DirectionTerm& t, const std::string& s) {
+            t.kind = fanion::direction_kind_from_string(s);
+          })
       .def_readwrite("weight", &DirectionTerm::weight)
       .def_readwrite("k", &DirectionTerm::k)
       .def_readwrite("p", &DirectionTerm::p)
@@ -489,7 +410,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def("__repr__",
            [](const DirectionTerm& t) {
              std::ostringstream os;
-             os << "DirectionTerm(kind='" << kind_name(t.kind) << "', weight=" << t.weight;
+             os << "DirectionTerm(kind='" << fanion::to_string(t.kind) << "', weight=" << t.weight;
              if (t.kind == DirectionKind::kFanion) os << ", k=" << t.k;
              if (t.kind == DirectionKind::kSchatten) os << ", p=" << t.p;
              os << ")";
@@ -605,8 +526,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         {
           py::gil_scoped_release nogil;
           at::NoGradGuard no_grad;
-          M = fo::effective_gradient(momentum_kind_from(kind), beta, checked_tensor(grad, "grad"),
-                                     buf);
+          M = fo::effective_gradient(fo::momentum_kind_from_string(kind), beta,
+                                     checked_tensor(grad, "grad"), buf);
         }
         return py::make_tuple(M, tensor_or_none(buf));
       },
@@ -615,7 +536,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def(
       "shape_scale_factor",
       [](const std::string& rule, const at::Tensor& p) {
-        return fo::shape_scale_factor(shape_scale_from(rule), p);
+        return fo::shape_scale_factor(fo::shape_scale_from_string(rule), p);
       },
       py::arg("rule"), py::arg("param"));
   m.def("momentum_kinds", []() {
@@ -628,7 +549,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   });
 
   // --- the C++ optimizer (parity tests, and users who want it as is) ------------------------
-  py::class_<fo::FanionOptions>(m, "FanionOptions", "fanion::optim::FanionOptions")
+  py::class_<fo::NormOptimizerOptions>(m, "NormOptimizerOptions",
+                                       "fanion::optim::NormOptimizerOptions")
       .def(py::init([](double lr, const Direction& direction, double momentum,
                        const std::string& momentum_kind, double weight_decay,
                        const std::string& shape_scale, bool normalize_weights,
@@ -636,15 +558,15 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
                        bool adamw_for_non_matrix, double adamw_lr, double adamw_beta1,
                        double adamw_beta2, double adamw_eps, double adamw_weight_decay,
                        bool batched) {
-             fo::FanionOptions o(lr);
+             fo::NormOptimizerOptions o(lr);
              o.direction(direction)
                  .momentum(momentum)
-                 .momentum_kind(momentum_kind_from(momentum_kind))
+                 .momentum_kind(fo::momentum_kind_from_string(momentum_kind))
                  .weight_decay(weight_decay)
-                 .shape_scale(shape_scale_from(shape_scale))
+                 .shape_scale(fo::shape_scale_from_string(shape_scale))
                  .normalize_weights(normalize_weights)
                  .compute_dtype(dtype_from_py(compute_dtype, "compute_dtype"))
-                 .on_nonfinite(nonfinite_from(on_nonfinite))
+                 .on_nonfinite(fo::nonfinite_policy_from_string(on_nonfinite))
                  .use_adamw(use_adamw)
                  .adamw_for_non_matrix(adamw_for_non_matrix)
                  .adamw_lr(adamw_lr)
@@ -664,106 +586,114 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            py::arg("adamw_beta1") = 0.9, py::arg("adamw_beta2") = 0.95, py::arg("adamw_eps") = 1e-8,
            py::arg("adamw_weight_decay") = 0.0, py::arg("batched") = false)
       .def_property(
-          "lr", [](const fo::FanionOptions& o) { return o.lr(); },
-          [](fo::FanionOptions& o, double v) { o.lr(v); })
+          "lr", [](const fo::NormOptimizerOptions& o) { return o.lr(); },
+          [](fo::NormOptimizerOptions& o, double v) { o.lr(v); })
       .def_property(
-          "direction", [](const fo::FanionOptions& o) { return o.direction(); },
-          [](fo::FanionOptions& o, const Direction& d) { o.direction(d); })
+          "direction", [](const fo::NormOptimizerOptions& o) { return o.direction(); },
+          [](fo::NormOptimizerOptions& o, const Direction& d) { o.direction(d); })
       .def_property(
-          "momentum", [](const fo::FanionOptions& o) { return o.momentum(); },
-          [](fo::FanionOptions& o, double v) { o.momentum(v); })
+          "momentum", [](const fo::NormOptimizerOptions& o) { return o.momentum(); },
+          [](fo::NormOptimizerOptions& o, double v) { o.momentum(v); })
       .def_property(
           "momentum_kind",
-          [](const fo::FanionOptions& o) { return momentum_kind_name(o.momentum_kind()); },
-          [](fo::FanionOptions& o, const std::string& s) {
-            o.momentum_kind(momentum_kind_from(s));
+          [](const fo::NormOptimizerOptions& o) { return fo::to_string(o.momentum_kind()); },
+          [](fo::NormOptimizerOptions& o, const std::string& s) {
+            o.momentum_kind(fo::momentum_kind_from_string(s));
           })
       .def_property(
-          "weight_decay", [](const fo::FanionOptions& o) { return o.weight_decay(); },
-          [](fo::FanionOptions& o, double v) { o.weight_decay(v); })
+          "weight_decay", [](const fo::NormOptimizerOptions& o) { return o.weight_decay(); },
+          [](fo::NormOptimizerOptions& o, double v) { o.weight_decay(v); })
       .def_property(
           "shape_scale",
-          [](const fo::FanionOptions& o) { return shape_scale_name(o.shape_scale()); },
-          [](fo::FanionOptions& o, const std::string& s) { o.shape_scale(shape_scale_from(s)); })
+          [](const fo::NormOptimizerOptions& o) { return fo::to_string(o.shape_scale()); },
+          [](fo::NormOptimizerOptions& o, const std::string& s) {
+            o.shape_scale(fo::shape_scale_from_string(s));
+          })
       .def_property(
-          "normalize_weights", [](const fo::FanionOptions& o) { return o.normalize_weights(); },
-          [](fo::FanionOptions& o, bool v) { o.normalize_weights(v); })
+          "normalize_weights",
+          [](const fo::NormOptimizerOptions& o) { return o.normalize_weights(); },
+          [](fo::NormOptimizerOptions& o, bool v) { o.normalize_weights(v); })
       .def_property(
           "compute_dtype",
-          [](const fo::FanionOptions& o) { return dtype_to_py(o.compute_dtype()); },
-          [](fo::FanionOptions& o, py::object d) {
+          [](const fo::NormOptimizerOptions& o) { return dtype_to_py(o.compute_dtype()); },
+          [](fo::NormOptimizerOptions& o, py::object d) {
             o.compute_dtype(dtype_from_py(d, "compute_dtype"));
           })
       .def_property(
           "on_nonfinite",
-          [](const fo::FanionOptions& o) { return nonfinite_name(o.on_nonfinite()); },
-          [](fo::FanionOptions& o, const std::string& s) { o.on_nonfinite(nonfinite_from(s)); })
+          [](const fo::NormOptimizerOptions& o) { return fo::to_string(o.on_nonfinite()); },
+          [](fo::NormOptimizerOptions& o, const std::string& s) {
+            o.on_nonfinite(fo::nonfinite_policy_from_string(s));
+          })
       .def_property(
-          "use_adamw", [](const fo::FanionOptions& o) { return o.use_adamw(); },
-          [](fo::FanionOptions& o, bool v) { o.use_adamw(v); })
+          "use_adamw", [](const fo::NormOptimizerOptions& o) { return o.use_adamw(); },
+          [](fo::NormOptimizerOptions& o, bool v) { o.use_adamw(v); })
       .def_property(
           "adamw_for_non_matrix",
-          [](const fo::FanionOptions& o) { return o.adamw_for_non_matrix(); },
-          [](fo::FanionOptions& o, bool v) { o.adamw_for_non_matrix(v); })
+          [](const fo::NormOptimizerOptions& o) { return o.adamw_for_non_matrix(); },
+          [](fo::NormOptimizerOptions& o, bool v) { o.adamw_for_non_matrix(v); })
       .def_property(
-          "adamw_lr", [](const fo::FanionOptions& o) { return o.adamw_lr(); },
-          [](fo::FanionOptions& o, double v) { o.adamw_lr(v); })
+          "adamw_lr", [](const fo::NormOptimizerOptions& o) { return o.adamw_lr(); },
+          [](fo::NormOptimizerOptions& o, double v) { o.adamw_lr(v); })
       .def_property(
-          "adamw_beta1", [](const fo::FanionOptions& o) { return o.adamw_beta1(); },
-          [](fo::FanionOptions& o, double v) { o.adamw_beta1(v); })
+          "adamw_beta1", [](const fo::NormOptimizerOptions& o) { return o.adamw_beta1(); },
+          [](fo::NormOptimizerOptions& o, double v) { o.adamw_beta1(v); })
       .def_property(
-          "adamw_beta2", [](const fo::FanionOptions& o) { return o.adamw_beta2(); },
-          [](fo::FanionOptions& o, double v) { o.adamw_beta2(v); })
+          "adamw_beta2", [](const fo::NormOptimizerOptions& o) { return o.adamw_beta2(); },
+          [](fo::NormOptimizerOptions& o, double v) { o.adamw_beta2(v); })
       .def_property(
-          "adamw_eps", [](const fo::FanionOptions& o) { return o.adamw_eps(); },
-          [](fo::FanionOptions& o, double v) { o.adamw_eps(v); })
+          "adamw_eps", [](const fo::NormOptimizerOptions& o) { return o.adamw_eps(); },
+          [](fo::NormOptimizerOptions& o, double v) { o.adamw_eps(v); })
       .def_property(
-          "adamw_weight_decay", [](const fo::FanionOptions& o) { return o.adamw_weight_decay(); },
-          [](fo::FanionOptions& o, double v) { o.adamw_weight_decay(v); })
+          "adamw_weight_decay",
+          [](const fo::NormOptimizerOptions& o) { return o.adamw_weight_decay(); },
+          [](fo::NormOptimizerOptions& o, double v) { o.adamw_weight_decay(v); })
       .def_property(
-          "batched", [](const fo::FanionOptions& o) { return o.batched(); },
-          [](fo::FanionOptions& o, bool v) { o.batched(v); })
-      .def("validate", &fo::FanionOptions::validate);
+          "batched", [](const fo::NormOptimizerOptions& o) { return o.batched(); },
+          [](fo::NormOptimizerOptions& o, bool v) { o.batched(v); })
+      .def("validate", &fo::NormOptimizerOptions::validate);
 
   m.def("preset", &fo::preset, py::arg("name"), py::arg("lr"), py::arg("momentum"),
         py::arg("alpha") = 0.5, py::arg("sign_lr_coeff") = 0.01,
-        "FanionOptions of a named preset (muon, f-muon, s-fanion-8, ...).");
+        "NormOptimizerOptions of a named preset (muon, f-muon, s-fanion-8, ...).");
   m.def("preset_names", &fo::preset_names);
 
-  py::class_<fo::Fanion>(m, "CppFanion",
-                         "fanion::optim::Fanion itself (the C++ optimizer), on Python tensors.")
-      .def(py::init([](std::vector<std::pair<std::vector<at::Tensor>, fo::FanionOptions>> groups,
-                       const fo::FanionOptions& defaults) {
-             std::vector<torch::optim::OptimizerParamGroup> pg;
-             for (auto& [params, options] : groups) {
-               pg.emplace_back(params, std::make_unique<fo::FanionOptions>(options));
-             }
-             return std::make_unique<fo::Fanion>(std::move(pg), defaults);
-           }),
-           py::arg("groups"), py::arg("defaults") = fo::FanionOptions())
+  py::class_<fo::NormOptimizer>(
+      m, "CppNormOptimizer",
+      "fanion::optim::NormOptimizer itself (the C++ optimizer), on Python tensors.")
+      .def(py::init(
+               [](std::vector<std::pair<std::vector<at::Tensor>, fo::NormOptimizerOptions>> groups,
+                  const fo::NormOptimizerOptions& defaults) {
+                 std::vector<torch::optim::OptimizerParamGroup> pg;
+                 for (auto& [params, options] : groups) {
+                   pg.emplace_back(params, std::make_unique<fo::NormOptimizerOptions>(options));
+                 }
+                 return std::make_unique<fo::NormOptimizer>(std::move(pg), defaults);
+               }),
+           py::arg("groups"), py::arg("defaults") = fo::NormOptimizerOptions())
       .def("step",
-           [](fo::Fanion& opt) {
+           [](fo::NormOptimizer& opt) {
              py::gil_scoped_release nogil;
              opt.step();
            })
-      .def("last_skipped", &fo::Fanion::last_skipped)
+      .def("last_skipped", &fo::NormOptimizer::last_skipped)
       .def(
           "set_lr",
-          [](fo::Fanion& opt, size_t group, double lr) {
+          [](fo::NormOptimizer& opt, size_t group, double lr) {
             if (group >= opt.param_groups().size()) throw py::index_error("no such param group");
             opt.param_groups()[group].options().set_lr(lr);
           },
           py::arg("group"), py::arg("lr"))
       .def(
           "get_lr",
-          [](fo::Fanion& opt, size_t group) {
+          [](fo::NormOptimizer& opt, size_t group) {
             if (group >= opt.param_groups().size()) throw py::index_error("no such param group");
             return opt.param_groups()[group].options().get_lr();
           },
           py::arg("group"))
       .def(
           "save",
-          [](const fo::Fanion& opt, const std::string& path) {
+          [](const fo::NormOptimizer& opt, const std::string& path) {
             torch::serialize::OutputArchive archive;
             opt.save(archive);
             archive.save_to(path);
@@ -771,7 +701,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
           py::arg("path"))
       .def(
           "load",
-          [](fo::Fanion& opt, const std::string& path) {
+          [](fo::NormOptimizer& opt, const std::string& path) {
             torch::serialize::InputArchive archive;
             archive.load_from(path);
             opt.load(archive);
@@ -779,7 +709,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
           py::arg("path"))
       .def(
           "state_of",
-          [](fo::Fanion& opt, const at::Tensor& p) -> py::object {
+          [](fo::NormOptimizer& opt, const at::Tensor& p) -> py::object {
             auto* s = cpp_state_of(opt, p);
             if (!s) return py::none();
             py::dict d;
@@ -792,4 +722,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
           },
           py::arg("param"),
           "The C++ state of one parameter as a dict (None before its first step).");
+
+  // Earlier names (fanion::optim::Fanion and FanionOptions), kept as aliases.
+  m.attr("CppFanion") = m.attr("CppNormOptimizer");
+  m.attr("FanionOptions") = m.attr("NormOptimizerOptions");
 }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "fanion/matrix.h"
+#include "fanion/names.h"
 #include "fanion/norms.h"
 #include "solvers/exact_svd.h"
 
@@ -284,10 +285,34 @@ Direction s_fanion(int64_t k, double alpha, double sign_lr_coeff) {
   return alpha * low_rank + (1.0 - alpha) * sign_lr_coeff * Direction::sign();
 }
 
+std::string to_string(DirectionKind kind) {
+  switch (kind) {
+    case DirectionKind::kNsgd:
+      return "nsgd";
+    case DirectionKind::kSign:
+      return "sign";
+    case DirectionKind::kMuon:
+      return "muon";
+    case DirectionKind::kFanion:
+      return "fanion";
+    case DirectionKind::kSchatten:
+      return "schatten";
+  }
+  return "?";
+}
+
+DirectionKind direction_kind_from_string(const std::string& name) {
+  for (auto k : {DirectionKind::kNsgd, DirectionKind::kSign, DirectionKind::kMuon,
+                 DirectionKind::kFanion, DirectionKind::kSchatten}) {
+    if (to_string(k) == normalize_name(name)) return k;
+  }
+  throw std::invalid_argument("fanion: unknown direction kind '" + name +
+                              "' (known: nsgd, sign, muon, fanion, schatten)");
+}
+
 Direction make_direction(const std::string& family_in, int64_t k, double alpha,
                          double sign_lr_coeff, double p) {
-  std::string family = family_in;
-  for (auto& c : family) c = c == '-' ? '_' : static_cast<char>(std::tolower(c));
+  const std::string family = normalize_name(family_in);
   if (family == "nsgd") return Direction::nsgd();
   if (family == "sign" || family == "signsgd") return Direction::sign();
   if (family == "muon") return Direction::muon();

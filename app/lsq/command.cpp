@@ -15,6 +15,7 @@
 #include "../report.h"  // the tool's output helpers (lsq/report.h is lsq's tables)
 #include "cli.h"
 #include "commands.h"
+#include "fanion/names.h"
 #include "fanion/optim/presets.h"
 #include "lsq/grid.h"
 #include "lsq/paper.h"
@@ -135,9 +136,7 @@ Settings parse_settings(int argc, char** argv, bool& help) {
     return s;
   }
 
-  std::string algos = p.get_string("algorithms");
-  std::transform(algos.begin(), algos.end(), algos.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  const std::string algos = normalize_name(p.get_string("algorithms"), '-');
   for (const auto& a : cli::split_list(algos)) {
     if (a == "table3") {
       for (const PaperRow& r : kTable3) s.algorithms.push_back(r.algorithm);

@@ -16,8 +16,8 @@ std::string fmt(const char* format, double v) {
   return buf;
 }
 
-optim::FanionOptions make_options(const Settings& s, const RunSpec& spec) {
-  optim::FanionOptions o =
+optim::NormOptimizerOptions make_options(const Settings& s, const RunSpec& spec) {
+  optim::NormOptimizerOptions o =
       optim::preset(spec.algorithm, spec.lr, spec.momentum, s.alpha, s.sign_lr_coeff);
   o.momentum_kind(s.momentum_kind);
   PolarOptions polar;
@@ -43,11 +43,11 @@ RunResult run_one(const LsqProblem& P, const Settings& s, const RunSpec& spec, c
   RunResult r;
   r.spec = spec;
   r.seed = s.problem.seed;
-  optim::FanionOptions options = make_options(s, spec);
+  optim::NormOptimizerOptions options = make_options(s, spec);
   r.direction = options.direction().name();
 
   at::Tensor X = P.X0.clone();
-  optim::Fanion opt(std::vector<at::Tensor>{X}, options);
+  optim::NormOptimizer opt(std::vector<at::Tensor>{X}, options);
 
   const auto t0 = Clock::now();
   double logging = 0.0;

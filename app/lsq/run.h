@@ -82,7 +82,7 @@ struct RunResult {
 };
 
 /// The optimizer of a run: the algorithm's preset with the command's momentum and Muon solver.
-optim::FanionOptions make_options(const Settings& s, const RunSpec& spec);
+optim::NormOptimizerOptions make_options(const Settings& s, const RunSpec& spec);
 
 /// How a run ends besides max_iters and divergence.
 struct RunStop {

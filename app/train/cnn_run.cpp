@@ -86,9 +86,9 @@ CnnRunResult run_cnn(const CnnTrainConfig& c, const PreparedImages& data,
   model->init_whiten(data.train_x.narrow(0, 0, std::min<int64_t>(5000, data.train_x.size(0))));
 
   // The Fanion family on the filters (Nesterov, per-step weight normalization: Table 5).
-  optim::FanionOptions fo = choice.options();
+  optim::NormOptimizerOptions fo = choice.options();
   fo.normalize_weights(c.weight_norm);
-  optim::Fanion fanion_opt(model->filters(), fo);
+  optim::NormOptimizer fanion_opt(model->filters(), fo);
 
   // airbench's SGD on the rest; its weight decay is coupled (scaled by lr), hence wd / lr.
   const double wd = c.weight_decay_per_example * static_cast<double>(c.batch_size);

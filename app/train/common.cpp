@@ -6,16 +6,14 @@
 #include <stdexcept>
 
 #include "cli.h"
+#include "fanion/names.h"
 #include "fanion/norms.h"
 #include "fanion/optim/presets.h"
 
 namespace fanion::app::train {
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
-  return s;
-}
+std::string lower(const std::string& s) { return normalize_name(s, '-'); }
 
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 
@@ -37,7 +35,7 @@ OptimizerChoice choice(const std::string& name, double lr, double momentum,
 
 }  // namespace
 
-optim::FanionOptions OptimizerChoice::options() const {
+optim::NormOptimizerOptions OptimizerChoice::options() const {
   return optim::preset(name, lr, momentum, alpha, sign_lr_coeff);
 }
 

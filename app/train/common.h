@@ -23,7 +23,7 @@ struct OptimizerChoice {
   double alpha = 0.5;
   double sign_lr_coeff = 0.01;
   /// The preset's options (direction, lr, momentum); callers add the rest.
-  optim::FanionOptions options() const;
+  optim::NormOptimizerOptions options() const;
   /// "f-muon(lr=0.4,momentum=0.6,alpha=0.5)"
   std::string label() const;
   json::Value to_json() const;

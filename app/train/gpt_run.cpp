@@ -150,14 +150,16 @@ GptRunResult run_gpt(const GptTrainConfig& c, const TokenData& data, const Optim
 
   // Hidden matrices: the chosen member of the family with Muon's shape scale (the paper's GPT
   // runs); the rest: the built-in AdamW (group lr = adamw_lr).
-  optim::FanionOptions hidden = choice.options();
+  optim::NormOptimizerOptions hidden = choice.options();
   hidden.shape_scale(optim::ShapeScale::kMuon);
-  optim::FanionOptions rest = hidden;
+  optim::NormOptimizerOptions rest = hidden;
   rest.use_adamw(true).lr(c.adamw_lr);
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(model->hidden_matrices(), std::make_unique<optim::FanionOptions>(hidden));
-  groups.emplace_back(model->other_parameters(), std::make_unique<optim::FanionOptions>(rest));
-  optim::Fanion opt(std::move(groups), hidden);
+  groups.emplace_back(model->hidden_matrices(),
+                      std::make_unique<optim::NormOptimizerOptions>(hidden));
+  groups.emplace_back(model->other_parameters(),
+                      std::make_unique<optim::NormOptimizerOptions>(rest));
+  optim::NormOptimizer opt(std::move(groups), hidden);
   LrSchedule schedule(opt);
 
   GptRunResult r;

@@ -27,6 +27,10 @@ enum class DirectionKind {
   kFanion,    ///< dual Ky Fan k ball: sum_{i<=k} u_i v_i^T       (eq. 10)
   kSchatten,  ///< Schatten-p ball: U diag(s^(q-1)) V^T / ||s||_q^(q-1)
 };
+/// "nsgd", "sign", "muon", "fanion", "schatten".
+std::string to_string(DirectionKind kind);
+/// The inverse of to_string; throws std::invalid_argument naming the value and the known names.
+DirectionKind direction_kind_from_string(const std::string& name);
 
 /// One weighted basic direction. Solver options ride along with the term that uses them.
 struct DirectionTerm {

@@ -24,7 +24,7 @@ AdamW (decoupled weight decay, bias correction) with ``adamw_lr`` (``lr`` in use
 so schedulers reach it), ``adamw_betas``, ``adamw_eps``, ``adamw_weight_decay``. With
 ``adamw_for_non_matrix=False`` such parameters are rejected with an error naming them.
 
-The arithmetic is the C++ ``fanion::optim::Fanion``'s, operation for operation: the same
+The arithmetic is the C++ ``fanion::optim::NormOptimizer``'s, operation for operation: the same
 parameters, gradients and options give the same steps (tests/python/test_parity.py).
 
 Bad input (docs/DESIGN.md §5): a NaN/Inf gradient refuses the whole step with a ValueError
@@ -68,7 +68,7 @@ _EMBEDDING_NAME = re.compile(r"(^|\.)(wte|wpe|\w*embed\w*|emb)\.weight$")
 _FAMILY_KEYS = {"direction", "k", "alpha", "sign_lr_coeff", "method", "ns_steps", "ns_schedule",
                 "ns_normalization", "solver_tol", "max_passes", "seed"}
 
-# Options every group has, with their defaults (the C++ FanionOptions defaults).
+# Options every group has, with their defaults (the C++ NormOptimizerOptions defaults).
 _COMMON_DEFAULTS = dict(
     lr=0.02, momentum=0.95, nesterov=True, momentum_kind=None, weight_decay=0.0,
     shape_scale="none", normalize_weights=False, compute_dtype=None, on_nonfinite="error",

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "fanion/matrix.h"
+#include "fanion/names.h"
 #include "fanion/solvers/polar.h"
 
 namespace fanion::optim {
@@ -20,7 +21,8 @@ namespace {
 template <typename T>
 [[noreturn]] void bad_option(const char* name, T value, const char* rule) {
   std::ostringstream os;
-  os << "fanion::optim::Fanion: invalid option " << name << " = " << value << " (" << rule << ")";
+  os << "fanion::optim::NormOptimizer: invalid option " << name << " = " << value << " (" << rule
+     << ")";
   throw std::invalid_argument(os.str());
 }
 
@@ -42,12 +44,12 @@ Key state_key(const at::Tensor& p) {
   }
 }
 
-bool goes_to_adamw(const FanionOptions& o, const at::Tensor& p) {
+bool goes_to_adamw(const NormOptimizerOptions& o, const at::Tensor& p) {
   return o.use_adamw() || p.dim() < 2;
 }
 
-void adamw_update(const FanionOptions& o, double lr, const at::Tensor& p, const at::Tensor& g,
-                  FanionParamState& s) {
+void adamw_update(const NormOptimizerOptions& o, double lr, const at::Tensor& p,
+                  const at::Tensor& g, NormOptimizerParamState& s) {
   if (!s.exp_avg().defined()) {
     s.exp_avg(at::zeros_like(p));
     s.exp_avg_sq(at::zeros_like(p));
@@ -63,12 +65,15 @@ void adamw_update(const FanionOptions& o, double lr, const at::Tensor& p, const 
   p.addcdiv_(s.exp_avg(), denom, -lr / bias1);
 }
 
-bool is_batch(const FanionOptions& o, const at::Tensor& p) { return o.batched() && p.dim() >= 3; }
+bool is_batch(const NormOptimizerOptions& o, const at::Tensor& p) {
+  return o.batched() && p.dim() >= 3;
+}
 
 /// batched: d of each matrix of M over its last two dimensions. A one-term Muon direction is
 /// one batched polar factor of the stack; any other goes matrix by matrix, the warm-start bases
 /// of matrix i in state.bases[i T, (i + 1) T) for T terms (a flat list, as Python keeps it).
-at::Tensor batched_direction(const FanionOptions& o, const at::Tensor& M, DirectionState& state) {
+at::Tensor batched_direction(const NormOptimizerOptions& o, const at::Tensor& M,
+                             DirectionState& state) {
   const Direction& direction = o.direction();
   const at::Tensor stack = M.reshape({-1, M.size(-2), M.size(-1)});
   const int64_t count = stack.size(0);
@@ -96,8 +101,8 @@ at::Tensor batched_direction(const FanionOptions& o, const at::Tensor& M, Direct
   return at::stack(out).reshape(M.sizes());
 }
 
-void fanion_update(const FanionOptions& o, const at::Tensor& p, const at::Tensor& g,
-                   FanionParamState& s) {
+void fanion_update(const NormOptimizerOptions& o, const at::Tensor& p, const at::Tensor& g,
+                   NormOptimizerParamState& s) {
   at::Tensor buffer = s.momentum_buffer();
   const at::Tensor M = effective_gradient(o.momentum_kind(), o.momentum(), g, buffer);
   s.momentum_buffer(buffer);
@@ -118,7 +123,7 @@ void fanion_update(const FanionOptions& o, const at::Tensor& p, const at::Tensor
 
 }  // namespace
 
-void FanionOptions::validate() const {
+void NormOptimizerOptions::validate() const {
   if (!(lr() >= 0.0) || !std::isfinite(lr())) bad_option("lr", lr(), "must be finite and >= 0");
   if (!(momentum() >= 0.0 && momentum() < 1.0))
     bad_option("momentum", momentum(), "must be in [0, 1)");
@@ -140,14 +145,14 @@ void FanionOptions::validate() const {
   }
   if (batched() && normalize_weights()) {
     throw std::invalid_argument(
-        "fanion::optim::Fanion: invalid option normalize_weights = true with batched = true "
+        "fanion::optim::NormOptimizer: invalid option normalize_weights = true with batched = true "
         "(the weight normalization is defined for one matrix)");
   }
   try {
     direction().validate();
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("fanion::optim::Fanion: invalid option direction: ") +
-                                e.what());
+    throw std::invalid_argument(
+        std::string("fanion::optim::NormOptimizer: invalid option direction: ") + e.what());
   }
 }
 
@@ -201,14 +206,47 @@ std::string to_string(MomentumKind kind) {
 }
 
 MomentumKind momentum_kind_from_string(const std::string& name) {
-  std::string key = name;
-  std::replace(key.begin(), key.end(), '-', '_');
+  const std::string key = normalize_name(name);
   std::string known;
   for (MomentumKind k : all_momentum_kinds()) {
     if (to_string(k) == key) return k;
     known += (known.empty() ? "" : ", ") + to_string(k);
   }
   throw std::invalid_argument("unknown momentum kind '" + name + "' (known: " + known + ")");
+}
+
+std::string to_string(ShapeScale rule) {
+  switch (rule) {
+    case ShapeScale::kNone:
+      return "none";
+    case ShapeScale::kMuon:
+      return "muon";
+    case ShapeScale::kSpectral:
+      return "spectral";
+    case ShapeScale::kMatchRmsAdamW:
+      return "match_rms_adamw";
+  }
+  return "?";
+}
+
+ShapeScale shape_scale_from_string(const std::string& name) {
+  for (auto k :
+       {ShapeScale::kNone, ShapeScale::kMuon, ShapeScale::kSpectral, ShapeScale::kMatchRmsAdamW}) {
+    if (to_string(k) == normalize_name(name)) return k;
+  }
+  throw std::invalid_argument("fanion: unknown shape_scale '" + name +
+                              "' (known: none, muon, spectral, match_rms_adamw)");
+}
+
+std::string to_string(NonFinitePolicy policy) {
+  return policy == NonFinitePolicy::kSkip ? "skip" : "error";
+}
+
+NonFinitePolicy nonfinite_policy_from_string(const std::string& name) {
+  const std::string key = normalize_name(name);
+  if (key == "error") return NonFinitePolicy::kError;
+  if (key == "skip") return NonFinitePolicy::kSkip;
+  throw std::invalid_argument("fanion: unknown on_nonfinite '" + name + "' (known: error, skip)");
 }
 
 double shape_scale_factor(ShapeScale rule, const at::Tensor& param) {
@@ -227,14 +265,15 @@ double shape_scale_factor(ShapeScale rule, const at::Tensor& param) {
   return 1.0;
 }
 
-Fanion::Fanion(std::vector<torch::optim::OptimizerParamGroup> param_groups, FanionOptions defaults)
+NormOptimizer::NormOptimizer(std::vector<torch::optim::OptimizerParamGroup> param_groups,
+                             NormOptimizerOptions defaults)
     : torch::optim::Optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
-                              std::make_unique<FanionOptions>(defaults)) {
+                              std::make_unique<NormOptimizerOptions>(defaults)) {
   defaults.validate();
   for (const auto& group : param_groups) add_param_group(group);
 }
 
-void Fanion::add_param_group(const torch::optim::OptimizerParamGroup& param_group) {
+void NormOptimizer::add_param_group(const torch::optim::OptimizerParamGroup& param_group) {
   torch::optim::Optimizer::add_param_group(param_group);
   // LibTorch 2.x merges a group's options with the defaults field by field for its own option
   // types only; for any other type it keeps the defaults and drops the group's options. A
@@ -248,83 +287,148 @@ void Fanion::add_param_group(const torch::optim::OptimizerParamGroup& param_grou
     param_groups_.pop_back();  // a rejected group leaves the optimizer as it was
     throw;
   }
+  check_changed_groups();  // records it as checked (the others are unchanged: no work)
 }
 
-Fanion::Fanion(std::vector<at::Tensor> params, FanionOptions defaults)
-    : Fanion(std::vector<torch::optim::OptimizerParamGroup>{torch::optim::OptimizerParamGroup(
-                 std::move(params))},
-             std::move(defaults)) {}
+NormOptimizer::NormOptimizer(std::vector<at::Tensor> params, NormOptimizerOptions defaults)
+    : NormOptimizer(
+          std::vector<torch::optim::OptimizerParamGroup>{
+              torch::optim::OptimizerParamGroup(std::move(params))},
+          std::move(defaults)) {}
 
-void Fanion::check_groups() const {
-  for (size_t gi = 0; gi < param_groups_.size(); ++gi) check_group(gi);
+namespace {
+
+// Equality of everything validate() looks at, to tell a changed group from an unchanged one.
+// Every option of NormOptimizerOptions (and of the solvers' options) must appear here.
+bool same(const NewtonSchulzSchedule& a, const NewtonSchulzSchedule& b) {
+  if (a.name != b.name || a.slack != b.slack || a.steps.size() != b.steps.size()) return false;
+  for (size_t i = 0; i < a.steps.size(); ++i) {
+    const auto &x = a.steps[i], &y = b.steps[i];
+    if (x.a != y.a || x.b != y.b || x.c != y.c) return false;
+  }
+  return true;
 }
 
-void Fanion::check_group(size_t gi) const {
-  const auto& o = static_cast<const FanionOptions&>(param_groups_[gi].options());
+bool same(const PolarOptions& a, const PolarOptions& b) {
+  return a.method == b.method && same(a.schedule, b.schedule) && a.steps == b.steps &&
+         a.gram_normalization == b.gram_normalization && a.tol == b.tol && a.dtype == b.dtype &&
+         a.rel_rank_tol == b.rel_rank_tol;
+}
+
+bool same(const TopKOptions& a, const TopKOptions& b) {
+  return a.method == b.method && a.tol == b.tol && a.max_passes == b.max_passes &&
+         a.block_size == b.block_size && a.max_basis == b.max_basis && a.seed == b.seed &&
+         a.rel_rank_tol == b.rel_rank_tol;
+}
+
+bool same(const Direction& a, const Direction& b) {
+  if (a.terms().size() != b.terms().size()) return false;
+  for (size_t i = 0; i < a.terms().size(); ++i) {
+    const DirectionTerm &x = a.terms()[i], &y = b.terms()[i];
+    if (x.kind != y.kind || x.weight != y.weight || x.k != y.k || x.p != y.p ||
+        !same(x.polar, y.polar) || !same(x.top_k, y.top_k))
+      return false;
+  }
+  return true;
+}
+
+bool same(const NormOptimizerOptions& a, const NormOptimizerOptions& b) {
+  return a.lr() == b.lr() && same(a.direction(), b.direction()) && a.momentum() == b.momentum() &&
+         a.momentum_kind() == b.momentum_kind() && a.weight_decay() == b.weight_decay() &&
+         a.shape_scale() == b.shape_scale() && a.normalize_weights() == b.normalize_weights() &&
+         a.compute_dtype() == b.compute_dtype() && a.on_nonfinite() == b.on_nonfinite() &&
+         a.batched() == b.batched() && a.use_adamw() == b.use_adamw() &&
+         a.adamw_for_non_matrix() == b.adamw_for_non_matrix() && a.adamw_lr() == b.adamw_lr() &&
+         a.adamw_beta1() == b.adamw_beta1() && a.adamw_beta2() == b.adamw_beta2() &&
+         a.adamw_eps() == b.adamw_eps() && a.adamw_weight_decay() == b.adamw_weight_decay();
+}
+
+}  // namespace
+
+void NormOptimizer::check_changed_groups() {
+  checked_.resize(std::min(checked_.size(), param_groups_.size()));
+  for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    const auto& o = static_cast<const NormOptimizerOptions&>(param_groups_[gi].options());
+    std::vector<const void*> params;
+    for (const auto& p : param_groups_[gi].params()) params.push_back(p.unsafeGetTensorImpl());
+    if (gi < checked_.size() && checked_[gi].params == params && same(checked_[gi].options, o))
+      continue;
+    check_group(gi);
+    Checked now{o, std::move(params)};
+    if (gi < checked_.size()) {
+      checked_[gi] = std::move(now);
+    } else {
+      checked_.push_back(std::move(now));
+    }
+  }
+}
+
+void NormOptimizer::check_group(size_t gi) const {
+  const auto& o = static_cast<const NormOptimizerOptions&>(param_groups_[gi].options());
   o.validate();
   const auto& params = param_groups_[gi].params();
   for (size_t pi = 0; pi < params.size(); ++pi) {
     const auto& p = params[pi];
     if (p.is_complex()) {
-      throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+      throw std::invalid_argument("fanion::optim::NormOptimizer: " + param_name(gi, pi, p) +
                                   " is complex; complex parameters are not supported");
     }
     if (p.dim() == 2 && o.batched() && !o.use_adamw()) {
-      throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+      throw std::invalid_argument("fanion::optim::NormOptimizer: " + param_name(gi, pi, p) +
                                   " is a matrix, not a batch of matrices, and its group has "
                                   "batched=true; put it in a group with batched=false");
     }
     if (p.dim() < 2 && !o.use_adamw() && !o.adamw_for_non_matrix()) {
       throw std::invalid_argument(
-          "fanion::optim::Fanion: " + param_name(gi, pi, p) +
+          "fanion::optim::NormOptimizer: " + param_name(gi, pi, p) +
           " is not a matrix and adamw_for_non_matrix is false; put it in a use_adamw group");
     }
   }
 }
 
-FanionParamState* Fanion::find_state(const at::Tensor& p) {
+NormOptimizerParamState* NormOptimizer::find_state(const at::Tensor& p) {
   auto it = state_.find(state_key(p));
-  return it == state_.end() ? nullptr : static_cast<FanionParamState*>(it->second.get());
+  return it == state_.end() ? nullptr : static_cast<NormOptimizerParamState*>(it->second.get());
 }
 
-FanionParamState& Fanion::state_for(const at::Tensor& p) {
+NormOptimizerParamState& NormOptimizer::state_for(const at::Tensor& p) {
   const auto key = state_key(p);
   auto it = state_.find(key);
   if (it == state_.end()) {
-    it = state_.emplace(key, std::make_unique<FanionParamState>()).first;
+    it = state_.emplace(key, std::make_unique<NormOptimizerParamState>()).first;
   }
-  return static_cast<FanionParamState&>(*it->second);
+  return static_cast<NormOptimizerParamState&>(*it->second);
 }
 
-at::Tensor Fanion::step(LossClosure closure) {
+at::Tensor NormOptimizer::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
   at::Tensor loss;
   if (closure) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
-  check_groups();  // groups added after construction are checked too
+  check_changed_groups();  // new groups, and options changed since the last step
   last_skipped_.clear();
 
   // Pass 1: check every gradient before anything changes, so a refused step loses nothing.
   struct Work {
-    const FanionOptions* options;
+    const NormOptimizerOptions* options;
     at::Tensor param;
   };
   std::vector<Work> work;
   for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
-    const auto& o = static_cast<const FanionOptions&>(param_groups_[gi].options());
+    const auto& o = static_cast<const NormOptimizerOptions&>(param_groups_[gi].options());
     const auto& params = param_groups_[gi].params();
     for (size_t pi = 0; pi < params.size(); ++pi) {
       const auto& p = params[pi];
       const auto& g = p.grad();
       if (!g.defined()) continue;
       if (g.is_sparse()) {
-        throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+        throw std::invalid_argument("fanion::optim::NormOptimizer: " + param_name(gi, pi, p) +
                                     " has a sparse gradient; sparse gradients are not supported");
       }
       if (g.is_complex()) {
-        throw std::invalid_argument("fanion::optim::Fanion: " + param_name(gi, pi, p) +
+        throw std::invalid_argument("fanion::optim::NormOptimizer: " + param_name(gi, pi, p) +
                                     " has a complex gradient; complex gradients are not supported");
       }
       if (!at::isfinite(g).all().item<bool>()) {
@@ -332,9 +436,9 @@ at::Tensor Fanion::step(LossClosure closure) {
           last_skipped_.push_back(param_name(gi, pi, p));
           continue;
         }
-        throw std::invalid_argument("fanion::optim::Fanion: non-finite (NaN or Inf) gradient in " +
-                                    param_name(gi, pi, p) +
-                                    "; the step was refused and nothing was changed");
+        throw std::invalid_argument(
+            "fanion::optim::NormOptimizer: non-finite (NaN or Inf) gradient in " +
+            param_name(gi, pi, p) + "; the step was refused and nothing was changed");
       }
       work.push_back({&o, p});
     }
@@ -354,7 +458,7 @@ at::Tensor Fanion::step(LossClosure closure) {
   return loss;
 }
 
-void Fanion::save(torch::serialize::OutputArchive& archive) const {
+void NormOptimizer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("fanion/format", c10::IValue(static_cast<int64_t>(1)));
   archive.write("fanion/groups", c10::IValue(static_cast<int64_t>(param_groups_.size())));
   int64_t index = 0;
@@ -366,7 +470,7 @@ void Fanion::save(torch::serialize::OutputArchive& archive) const {
       const std::string k = "fanion/param/" + std::to_string(index++) + "/";
       auto it = state_.find(state_key(p));
       if (it == state_.end()) continue;
-      const auto& s = static_cast<const FanionParamState&>(*it->second);
+      const auto& s = static_cast<const NormOptimizerParamState&>(*it->second);
       archive.write(k + "step", c10::IValue(s.step()));
       if (s.momentum_buffer().defined())
         archive.write(k + "momentum_buffer", s.momentum_buffer(), true);
@@ -381,27 +485,29 @@ void Fanion::save(torch::serialize::OutputArchive& archive) const {
   }
 }
 
-void Fanion::load(torch::serialize::InputArchive& archive) {
+void NormOptimizer::load(torch::serialize::InputArchive& archive) {
   c10::IValue v;
   if (!archive.try_read("fanion/format", v)) {
-    throw std::invalid_argument("fanion::optim::Fanion::load: not a Fanion optimizer archive");
+    throw std::invalid_argument(
+        "fanion::optim::NormOptimizer::load: not a Fanion optimizer archive");
   }
   archive.read("fanion/groups", v);
   if (v.toInt() != static_cast<int64_t>(param_groups_.size())) {
-    throw std::invalid_argument("fanion::optim::Fanion::load: archive has " +
+    throw std::invalid_argument("fanion::optim::NormOptimizer::load: archive has " +
                                 std::to_string(v.toInt()) + " param groups, optimizer has " +
                                 std::to_string(param_groups_.size()));
   }
   // Read everything first, then commit: a failed load leaves the optimizer as it was.
   std::vector<double> lrs;
-  std::vector<std::pair<at::Tensor, std::unique_ptr<FanionParamState>>> loaded;
+  std::vector<std::pair<at::Tensor, std::unique_ptr<NormOptimizerParamState>>> loaded;
   int64_t index = 0;
   for (size_t gi = 0; gi < param_groups_.size(); ++gi) {
     const std::string g = "fanion/group/" + std::to_string(gi) + "/";
     archive.read(g + "size", v);
     if (v.toInt() != static_cast<int64_t>(param_groups_[gi].params().size())) {
-      throw std::invalid_argument("fanion::optim::Fanion::load: group " + std::to_string(gi) +
-                                  " has " + std::to_string(v.toInt()) + " params in the archive, " +
+      throw std::invalid_argument("fanion::optim::NormOptimizer::load: group " +
+                                  std::to_string(gi) + " has " + std::to_string(v.toInt()) +
+                                  " params in the archive, " +
                                   std::to_string(param_groups_[gi].params().size()) + " here");
     }
     archive.read(g + "lr", v);
@@ -409,7 +515,7 @@ void Fanion::load(torch::serialize::InputArchive& archive) {
     for (const auto& p : param_groups_[gi].params()) {
       const std::string k = "fanion/param/" + std::to_string(index++) + "/";
       if (!archive.try_read(k + "step", v)) continue;
-      auto s = std::make_unique<FanionParamState>();
+      auto s = std::make_unique<NormOptimizerParamState>();
       s->step(v.toInt());
       at::Tensor t;
       if (archive.try_read(k + "momentum_buffer", t, true)) s->momentum_buffer(t);
@@ -427,7 +533,7 @@ void Fanion::load(torch::serialize::InputArchive& archive) {
       }
       for (const at::Tensor* buf : {&s->momentum_buffer(), &s->exp_avg()}) {
         if (buf->defined() && !buf->sizes().equals(p.sizes())) {
-          throw std::invalid_argument("fanion::optim::Fanion::load: state of param " +
+          throw std::invalid_argument("fanion::optim::NormOptimizer::load: state of param " +
                                       std::to_string(index - 1) + " has shape " +
                                       shape_string(*buf) + ", parameter has " + shape_string(p));
         }

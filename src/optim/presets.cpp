@@ -3,51 +3,60 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "fanion/names.h"
+
 namespace fanion::optim {
 namespace {
 
-FanionOptions with(Direction d, double lr, double momentum) {
-  return FanionOptions(lr).direction(std::move(d)).momentum(momentum);
+NormOptimizerOptions with(Direction d, double lr, double momentum) {
+  return NormOptimizerOptions(lr).direction(std::move(d)).momentum(momentum);
 }
 
 }  // namespace
 
-FanionOptions muon(double lr, double momentum) { return with(Direction::muon(), lr, momentum); }
-FanionOptions neon(double lr, double momentum) { return with(Direction::neon(), lr, momentum); }
-FanionOptions fanion_k(int64_t k, double lr, double momentum) {
+NormOptimizerOptions muon(double lr, double momentum) {
+  return with(Direction::muon(), lr, momentum);
+}
+NormOptimizerOptions neon(double lr, double momentum) {
+  return with(Direction::neon(), lr, momentum);
+}
+NormOptimizerOptions fanion_k(int64_t k, double lr, double momentum) {
   return with(Direction::fanion(k), lr, momentum);
 }
-FanionOptions f_muon(double lr, double momentum, double alpha) {
+NormOptimizerOptions f_muon(double lr, double momentum, double alpha) {
   return with(f_fanion(kFullRank, alpha), lr, momentum);
 }
-FanionOptions f_neon(double lr, double momentum, double alpha) {
+NormOptimizerOptions f_neon(double lr, double momentum, double alpha) {
   return with(f_fanion(1, alpha), lr, momentum);
 }
-FanionOptions f_fanion_k(int64_t k, double lr, double momentum, double alpha) {
+NormOptimizerOptions f_fanion_k(int64_t k, double lr, double momentum, double alpha) {
   return with(f_fanion(k, alpha), lr, momentum);
 }
-FanionOptions s_muon(double lr, double momentum, double alpha, double sign_lr_coeff) {
+NormOptimizerOptions s_muon(double lr, double momentum, double alpha, double sign_lr_coeff) {
   return with(s_fanion(kFullRank, alpha, sign_lr_coeff), lr, momentum);
 }
-FanionOptions s_neon(double lr, double momentum, double alpha, double sign_lr_coeff) {
+NormOptimizerOptions s_neon(double lr, double momentum, double alpha, double sign_lr_coeff) {
   return with(s_fanion(1, alpha, sign_lr_coeff), lr, momentum);
 }
-FanionOptions s_fanion_k(int64_t k, double lr, double momentum, double alpha,
-                         double sign_lr_coeff) {
+NormOptimizerOptions s_fanion_k(int64_t k, double lr, double momentum, double alpha,
+                                double sign_lr_coeff) {
   return with(s_fanion(k, alpha, sign_lr_coeff), lr, momentum);
 }
-FanionOptions nsgd(double lr, double momentum) { return with(Direction::nsgd(), lr, momentum); }
-FanionOptions signsgd(double lr, double momentum) { return with(Direction::sign(), lr, momentum); }
+NormOptimizerOptions nsgd(double lr, double momentum) {
+  return with(Direction::nsgd(), lr, momentum);
+}
+NormOptimizerOptions signsgd(double lr, double momentum) {
+  return with(Direction::sign(), lr, momentum);
+}
 
 std::vector<std::string> preset_names() {
   return {"muon",   "neon",   "nsgd",     "signsgd",    "f-muon",    "f-neon",
           "s-muon", "s-neon", "fanion-K", "f-fanion-K", "s-fanion-K"};
 }
 
-FanionOptions preset(const std::string& name_in, double lr, double momentum, double alpha,
-                     double sign_lr_coeff) {
-  std::string name;
-  for (char c : name_in) name += c == '_' ? '-' : static_cast<char>(std::tolower(c));
+NormOptimizerOptions preset(const std::string& name_in, double lr, double momentum, double alpha,
+                            double sign_lr_coeff) {
+  const std::string name = normalize_name(name_in, '-');
   if (name == "muon") return muon(lr, momentum);
   if (name == "neon") return neon(lr, momentum);
   if (name == "nsgd") return nsgd(lr, momentum);

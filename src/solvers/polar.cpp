@@ -9,6 +9,7 @@
 
 #include "exact_svd.h"
 #include "fanion/matrix.h"
+#include "fanion/names.h"
 
 namespace fanion {
 
@@ -42,6 +43,27 @@ NewtonSchulzSchedule NewtonSchulzSchedule::polar_express() {
   s.name = "polar_express";
   s.steps.resize(5);
   return s;
+}
+
+std::string to_string(PolarMethod m) {
+  switch (m) {
+    case PolarMethod::kExact:
+      return "exact";
+    case PolarMethod::kNewtonSchulz:
+      return "newton_schulz";
+    case PolarMethod::kGram:
+      return "gram";
+  }
+  return "?";
+}
+
+PolarMethod polar_method_from_string(const std::string& name) {
+  const std::string key = normalize_name(name);
+  if (key == "exact" || key == "svd") return PolarMethod::kExact;
+  if (key == "newton_schulz" || key == "ns") return PolarMethod::kNewtonSchulz;
+  if (key == "gram") return PolarMethod::kGram;
+  throw std::invalid_argument("fanion: unknown polar method '" + name +
+                              "' (known: newton_schulz, exact, gram)");
 }
 
 NewtonSchulzSchedule NewtonSchulzSchedule::by_name(const std::string& name) {

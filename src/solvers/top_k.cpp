@@ -8,6 +8,7 @@
 
 #include "exact_svd.h"
 #include "fanion/matrix.h"
+#include "fanion/names.h"
 #include "krylov.h"
 
 namespace fanion {
@@ -33,7 +34,7 @@ std::string to_string(TopKMethod m) {
 TopKMethod top_k_method_from_string(const std::string& name) {
   for (auto m : {TopKMethod::kAuto, TopKMethod::kExact, TopKMethod::kGram, TopKMethod::kLanczos,
                  TopKMethod::kBlockKrylov, TopKMethod::kSubspaceIteration}) {
-    if (to_string(m) == name) return m;
+    if (to_string(m) == normalize_name(name)) return m;
   }
   throw std::invalid_argument("fanion: unknown top-k method '" + name +
                               "' (known: auto, exact, gram, lanczos, block_krylov, subspace)");

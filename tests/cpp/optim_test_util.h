@@ -26,9 +26,9 @@
 
 namespace fanion_optim_test {
 
-using fanion::optim::FanionOptions;
-using fanion::optim::FanionParamState;
 using fanion::optim::MomentumKind;
+using fanion::optim::NormOptimizerOptions;
+using fanion::optim::NormOptimizerParamState;
 
 inline at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
 inline at::TensorOptions f32() { return at::TensorOptions().dtype(at::kFloat); }
@@ -143,13 +143,14 @@ inline void set_grad(const at::Tensor& p, const at::Tensor& g) {
   p.mutable_grad() = g.detach().clone();
 }
 
-inline FanionOptions& group_options(torch::optim::Optimizer& opt, size_t g) {
-  return static_cast<FanionOptions&>(opt.param_groups().at(g).options());
+inline NormOptimizerOptions& group_options(torch::optim::Optimizer& opt, size_t g) {
+  return static_cast<NormOptimizerOptions&>(opt.param_groups().at(g).options());
 }
 
 inline torch::optim::OptimizerParamGroup make_group(std::vector<at::Tensor> params,
-                                                    const FanionOptions& o) {
-  return torch::optim::OptimizerParamGroup(std::move(params), std::make_unique<FanionOptions>(o));
+                                                    const NormOptimizerOptions& o) {
+  return torch::optim::OptimizerParamGroup(std::move(params),
+                                           std::make_unique<NormOptimizerOptions>(o));
 }
 
 inline bool same_tensor(const at::Tensor& a, const at::Tensor& b) {
@@ -227,7 +228,7 @@ inline StateSnapshot snapshot_state(const torch::optim::Optimizer& opt) {
   StateSnapshot out;
   for (const auto& kv : opt.state()) {
     StateSnap s;
-    if (const auto* st = dynamic_cast<const FanionParamState*>(kv.second.get())) {
+    if (const auto* st = dynamic_cast<const NormOptimizerParamState*>(kv.second.get())) {
       s.step = st->step();
       s.buf = clone_or_undef(st->momentum_buffer());
       s.exp_avg = clone_or_undef(st->exp_avg());

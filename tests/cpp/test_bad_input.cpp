@@ -23,10 +23,10 @@ using fanion::Direction;
 using fanion::PolarOptions;
 using fanion::TopKMethod;
 using fanion::TopKOptions;
-using fanion::optim::Fanion;
-using fanion::optim::FanionOptions;
 using fanion::optim::MomentumKind;
 using fanion::optim::NonFinitePolicy;
+using fanion::optim::NormOptimizer;
+using fanion::optim::NormOptimizerOptions;
 using namespace fanion_optim_test;
 
 Direction muon_exact() { return Direction::muon(PolarOptions::exact()); }
@@ -37,8 +37,8 @@ Direction muon_exact() { return Direction::muon(PolarOptions::exact()); }
 const std::vector<std::vector<int64_t>> kShapes = {{5, 3}, {4, 2, 2}, {3}, {2, 5}};
 const std::vector<std::string> kShapeStrings = {"[5, 3]", "[4, 2, 2]", "[3]", "[2, 5]"};
 
-FanionOptions base_options(NonFinitePolicy policy) {
-  return FanionOptions(0.05)
+NormOptimizerOptions base_options(NonFinitePolicy policy) {
+  return NormOptimizerOptions(0.05)
       .direction(muon_exact())
       .momentum(0.9)
       .weight_decay(0.01)
@@ -85,8 +85,8 @@ TEST_P(BadInputNonFiniteTest, ErrorPolicyRefusesAndChangesNothing) {
   at::manual_seed(101);
   const std::vector<at::Tensor> init = random_like_shapes();
   std::vector<at::Tensor> params = make_params(init), ref_params = make_params(init);
-  Fanion opt(params, base_options(NonFinitePolicy::kError));
-  Fanion ref(ref_params, base_options(NonFinitePolicy::kError));
+  NormOptimizer opt(params, base_options(NonFinitePolicy::kError));
+  NormOptimizer ref(ref_params, base_options(NonFinitePolicy::kError));
   // two good steps, so that momentum buffers and AdamW moments exist
   for (int s = 0; s < 2; ++s) {
     std::vector<at::Tensor> g = random_like_shapes();
@@ -127,8 +127,8 @@ TEST_P(BadInputNonFiniteTest, SkipPolicyLeavesOnlyTheBadParamAlone) {
   at::manual_seed(102);
   const std::vector<at::Tensor> init = random_like_shapes();
   std::vector<at::Tensor> params = make_params(init), ref_params = make_params(init);
-  Fanion opt(params, base_options(NonFinitePolicy::kSkip));
-  Fanion ref(ref_params, base_options(NonFinitePolicy::kError));
+  NormOptimizer opt(params, base_options(NonFinitePolicy::kSkip));
+  NormOptimizer ref(ref_params, base_options(NonFinitePolicy::kError));
   for (int s = 0; s < 2; ++s) {
     std::vector<at::Tensor> g = random_like_shapes();
     set_grads(params, g);
@@ -182,7 +182,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(BadInputNonFiniteFirstStep, ErrorCreatesNoStateAndChangesNothing) {
   at::manual_seed(103);
   std::vector<at::Tensor> params = make_params(random_like_shapes());
-  Fanion opt(params, base_options(NonFinitePolicy::kError));
+  NormOptimizer opt(params, base_options(NonFinitePolicy::kError));
   const std::vector<at::Tensor> before = clone_params(opt);
   const StateSnapshot state_before = snapshot_state(opt);
   std::vector<at::Tensor> g = random_like_shapes();
@@ -199,9 +199,9 @@ TEST(BadInputNonFiniteFirstStep, ErrorCreatesNoStateAndChangesNothing) {
 
 TEST(BadInputZeroGradient, ZeroUpdateForEveryDirection) {
   namespace o = fanion::optim;
-  const std::vector<std::pair<std::string, FanionOptions>> cases = {
+  const std::vector<std::pair<std::string, NormOptimizerOptions>> cases = {
       {"muon (default solver)", o::muon()},
-      {"muon exact", FanionOptions().direction(muon_exact())},
+      {"muon exact", NormOptimizerOptions().direction(muon_exact())},
       {"neon", o::neon()},
       {"fanion-2", o::fanion_k(2)},
       {"f-muon", o::f_muon()},
@@ -210,7 +210,7 @@ TEST(BadInputZeroGradient, ZeroUpdateForEveryDirection) {
       {"s-fanion-2", o::s_fanion_k(2)},
       {"nsgd", o::nsgd()},
       {"signsgd", o::signsgd()},
-      {"schatten-3", FanionOptions().direction(Direction::schatten(3.0))},
+      {"schatten-3", NormOptimizerOptions().direction(Direction::schatten(3.0))},
   };
   for (const auto& c : cases) {
     for (MomentumKind kind :
@@ -221,9 +221,9 @@ TEST(BadInputZeroGradient, ZeroUpdateForEveryDirection) {
         std::vector<at::Tensor> init;
         for (const auto& s : kShapes) init.push_back(at::randn(s, f64()).to(dt));
         std::vector<at::Tensor> params = make_params(init);
-        FanionOptions opts = c.second;
+        NormOptimizerOptions opts = c.second;
         opts.momentum_kind(kind).weight_decay(0.0).adamw_weight_decay(0.0);
-        Fanion opt(params, opts);
+        NormOptimizer opt(params, opts);
         for (int s = 0; s < 2; ++s) {
           for (auto& p : params) set_grad(p, at::zeros_like(p));
           ASSERT_NO_THROW(opt.step());
@@ -269,8 +269,8 @@ TEST(BadInputZeroGradient, ZeroGradientWithWeightDecayOnlyDecays) {
   at::manual_seed(112);
   at::Tensor x = at::randn({4, 3}, f64());
   at::Tensor W = leaf(x);
-  Fanion opt(std::vector<at::Tensor>{W},
-             FanionOptions(0.1).direction(muon_exact()).weight_decay(0.5));
+  NormOptimizer opt(std::vector<at::Tensor>{W},
+                    NormOptimizerOptions(0.1).direction(muon_exact()).weight_decay(0.5));
   set_grad(W, at::zeros({4, 3}, f64()));
   opt.step();
   EXPECT_TRUE(close(W, x * (1.0 - 0.1 * 0.5), 1e-14));
@@ -290,8 +290,8 @@ TEST(BadInputFanionK, KLargerThanMinDimIsClampedToMuon) {
   // inside the optimizer
   const at::Tensor x = at::randn({4, 6}, f64()), g = at::randn({4, 6}, f64());
   at::Tensor W = leaf(x);
-  Fanion opt(std::vector<at::Tensor>{W},
-             fanion::optim::fanion_k(10, 0.1, 0.0).momentum_kind(MomentumKind::kNone));
+  NormOptimizer opt(std::vector<at::Tensor>{W},
+                    fanion::optim::fanion_k(10, 0.1, 0.0).momentum_kind(MomentumKind::kNone));
   set_grad(W, g);
   opt.step();
   EXPECT_TRUE(close(W, x - 0.1 * ref_polar(g), 1e-6));
@@ -316,7 +316,7 @@ TEST(BadInputSparse, SparseGradientIsRejected) {
     SCOPED_TRACE("param " + std::to_string(which));
     at::manual_seed(131);
     std::vector<at::Tensor> params = make_params(random_like_shapes());
-    Fanion opt(params, base_options(NonFinitePolicy::kError));
+    NormOptimizer opt(params, base_options(NonFinitePolicy::kError));
     const std::vector<at::Tensor> before = clone_params(opt);
     std::vector<at::Tensor> g = random_like_shapes();
     set_grads(params, g);
@@ -334,7 +334,8 @@ TEST(BadInputComplex, ComplexParameterIsRejected) {
   at::Tensor Z = leaf(at::randn({4, 3}, at::TensorOptions().dtype(at::kComplexDouble)));
   const at::Tensor w0 = W.detach().clone();
   Thrown t = thrown_by([&] {
-    Fanion opt(std::vector<at::Tensor>{W, Z}, FanionOptions(0.05).direction(muon_exact()));
+    NormOptimizer opt(std::vector<at::Tensor>{W, Z},
+                      NormOptimizerOptions(0.05).direction(muon_exact()));
     set_grad(W, at::randn({4, 3}, f64()));
     set_grad(Z, at::randn({4, 3}, at::TensorOptions().dtype(at::kComplexDouble)));
     opt.step();
@@ -351,8 +352,9 @@ TEST(BadInputRank, ScalarParamInFanionGroupWithoutAdamWIsRejected) {
   at::Tensor W = leaf(at::randn({4, 3}, f64()));
   at::Tensor s = leaf(at::scalar_tensor(1.5, f64()));
   Thrown t = thrown_by([&] {
-    Fanion opt(std::vector<at::Tensor>{W, s},
-               FanionOptions(0.05).direction(muon_exact()).adamw_for_non_matrix(false));
+    NormOptimizer opt(
+        std::vector<at::Tensor>{W, s},
+        NormOptimizerOptions(0.05).direction(muon_exact()).adamw_for_non_matrix(false));
     set_grad(W, at::randn({4, 3}, f64()));
     set_grad(s, at::scalar_tensor(0.3, f64()));
     opt.step();
@@ -367,7 +369,7 @@ TEST(BadInputRank, ScalarParamInFanionGroupWithoutAdamWIsRejected) {
 
 struct BadOption {
   std::string label;
-  std::function<FanionOptions()> make;
+  std::function<NormOptimizerOptions()> make;
   std::vector<std::string> name_any;  // one of these must appear
   std::string value;                  // must appear
 };
@@ -375,26 +377,38 @@ struct BadOption {
 std::vector<BadOption> bad_options() {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   return {
-      {"negative lr", [] { return FanionOptions(-0.1); }, {"lr"}, "-0.1"},
-      {"NaN lr", [=] { return FanionOptions(nan); }, {"lr"}, "nan"},
+      {"negative lr", [] { return NormOptimizerOptions(-0.1); }, {"lr"}, "-0.1"},
+      {"NaN lr", [=] { return NormOptimizerOptions(nan); }, {"lr"}, "nan"},
       {"infinite lr",
-       [] { return FanionOptions(std::numeric_limits<double>::infinity()); },
+       [] { return NormOptimizerOptions(std::numeric_limits<double>::infinity()); },
        {"lr"},
        "inf"},
-      {"momentum 1", [] { return FanionOptions(0.02).momentum(1.0); }, {"momentum"}, "1"},
-      {"momentum 1.5", [] { return FanionOptions(0.02).momentum(1.5); }, {"momentum"}, "1.5"},
+      {"momentum 1", [] { return NormOptimizerOptions(0.02).momentum(1.0); }, {"momentum"}, "1"},
+      {"momentum 1.5",
+       [] { return NormOptimizerOptions(0.02).momentum(1.5); },
+       {"momentum"},
+       "1.5"},
       {"negative momentum",
-       [] { return FanionOptions(0.02).momentum(-0.2); },
+       [] { return NormOptimizerOptions(0.02).momentum(-0.2); },
        {"momentum"},
        "-0.2"},
       {"negative weight decay",
-       [] { return FanionOptions(0.02).weight_decay(-0.01); },
+       [] { return NormOptimizerOptions(0.02).weight_decay(-0.01); },
        {"weight_decay", "weight decay"},
        "-0.01"},
-      {"adamw_beta1 1", [] { return FanionOptions(0.02).adamw_beta1(1.0); }, {"beta1"}, "1"},
-      {"adamw_beta1 -0.1", [] { return FanionOptions(0.02).adamw_beta1(-0.1); }, {"beta1"}, "-0.1"},
-      {"adamw_beta2 1.5", [] { return FanionOptions(0.02).adamw_beta2(1.5); }, {"beta2"}, "1.5"},
-      {"adamw_beta2 -0.3", [] { return FanionOptions(0.02).adamw_beta2(-0.3); }, {"beta2"}, "-0.3"},
+      {"adamw_beta1 1", [] { return NormOptimizerOptions(0.02).adamw_beta1(1.0); }, {"beta1"}, "1"},
+      {"adamw_beta1 -0.1",
+       [] { return NormOptimizerOptions(0.02).adamw_beta1(-0.1); },
+       {"beta1"},
+       "-0.1"},
+      {"adamw_beta2 1.5",
+       [] { return NormOptimizerOptions(0.02).adamw_beta2(1.5); },
+       {"beta2"},
+       "1.5"},
+      {"adamw_beta2 -0.3",
+       [] { return NormOptimizerOptions(0.02).adamw_beta2(-0.3); },
+       {"beta2"},
+       "-0.3"},
   };
 }
 
@@ -402,7 +416,7 @@ TEST(BadInputOptions, InvalidOptionsRejectedAtConstructionNamingOptionAndValue) 
   at::Tensor W = leaf(at::randn({4, 3}, f64()));
   for (const auto& c : bad_options()) {
     SCOPED_TRACE(c.label);
-    Thrown t = thrown_by([&] { Fanion opt(std::vector<at::Tensor>{W}, c.make()); });
+    Thrown t = thrown_by([&] { NormOptimizer opt(std::vector<at::Tensor>{W}, c.make()); });
     ASSERT_TRUE(t.threw) << "constructed with " << c.label;
     bool named = false;
     for (const auto& n : c.name_any) named = named || contains_ci(t.message, n);
@@ -416,21 +430,23 @@ TEST(BadInputOptions, InvalidOptionsRejectedAtConstructionNamingOptionAndValue) 
 TEST(BadInputOptions, InvalidGroupOptionsRejectedAtConstruction) {
   at::Tensor W = leaf(at::randn({4, 3}, f64())), V = leaf(at::randn({3, 3}, f64()));
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.push_back(make_group({W}, FanionOptions(0.02)));
-  groups.push_back(make_group({V}, FanionOptions(-0.5)));
-  Thrown t = thrown_by([&] { Fanion opt(std::move(groups), FanionOptions(0.02)); });
+  groups.push_back(make_group({W}, NormOptimizerOptions(0.02)));
+  groups.push_back(make_group({V}, NormOptimizerOptions(-0.5)));
+  Thrown t = thrown_by([&] { NormOptimizer opt(std::move(groups), NormOptimizerOptions(0.02)); });
   ASSERT_TRUE(t.threw) << "a group with lr -0.5 was accepted";
   EXPECT_TRUE(contains_ci(t.message, "lr") && contains_ci(t.message, "-0.5")) << t.message;
 }
 
 TEST(BadInputOptions, NegativeAdamWLrAndEpsRejected) {
   at::Tensor W = leaf(at::randn({4, 3}, f64()));
-  Thrown t = thrown_by(
-      [&] { Fanion opt(std::vector<at::Tensor>{W}, FanionOptions(0.02).adamw_lr(-0.001)); });
+  Thrown t = thrown_by([&] {
+    NormOptimizer opt(std::vector<at::Tensor>{W}, NormOptimizerOptions(0.02).adamw_lr(-0.001));
+  });
   ASSERT_TRUE(t.threw) << "adamw_lr -0.001 accepted";
   EXPECT_TRUE(contains_ci(t.message, "adamw_lr") && contains_ci(t.message, "-0.001")) << t.message;
   t = thrown_by([&] {
-    Fanion opt(std::vector<at::Tensor>{W}, FanionOptions(0.02).adamw_weight_decay(-0.5));
+    NormOptimizer opt(std::vector<at::Tensor>{W},
+                      NormOptimizerOptions(0.02).adamw_weight_decay(-0.5));
   });
   ASSERT_TRUE(t.threw) << "adamw_weight_decay -0.5 accepted";
   EXPECT_TRUE(contains_ci(t.message, "weight_decay") && contains_ci(t.message, "-0.5"))
@@ -441,25 +457,54 @@ TEST(BadInputOptions, FanionKZeroRejected) {
   at::Tensor W = leaf(at::randn({4, 3}, f64()));
   for (int64_t k : {int64_t{0}, int64_t{-2}}) {
     SCOPED_TRACE("k = " + std::to_string(k));
-    Thrown t = thrown_by(
-        [&] { Fanion opt(std::vector<at::Tensor>{W}, fanion::optim::fanion_k(k, 0.02, 0.9)); });
-    ASSERT_TRUE(t.threw) << "Fanion k = " << k << " accepted";
+    Thrown t = thrown_by([&] {
+      NormOptimizer opt(std::vector<at::Tensor>{W}, fanion::optim::fanion_k(k, 0.02, 0.9));
+    });
+    ASSERT_TRUE(t.threw) << "NormOptimizer k = " << k << " accepted";
     EXPECT_TRUE(contains_ci(t.message, "k") && contains_ci(t.message, std::to_string(k)))
         << t.message;
     t = thrown_by([&] {
-      Fanion opt(std::vector<at::Tensor>{W}, FanionOptions(0.02).direction(Direction::fanion(k)));
+      NormOptimizer opt(std::vector<at::Tensor>{W},
+                        NormOptimizerOptions(0.02).direction(Direction::fanion(k)));
     });
     ASSERT_TRUE(t.threw) << "Direction::fanion(" << k << ") accepted";
   }
 }
 
+TEST(BadInputOptions, OptionsChangedAfterConstructionAreCheckedAtTheNextStep) {
+  at::Tensor W = leaf(at::randn({4, 3}, f64()));
+  NormOptimizer opt(std::vector<at::Tensor>{W}, NormOptimizerOptions(0.02));
+  W.mutable_grad() = at::randn({4, 3}, f64());
+  opt.step();  // valid and unchanged: the step does not re-check it
+  auto& o = static_cast<NormOptimizerOptions&>(opt.param_groups()[0].options());
+  const at::Tensor before = W.detach().clone();
+  const auto expect_refused = [&](const std::string& needle) {
+    try {
+      opt.step();
+      ADD_FAILURE() << "a changed invalid option was accepted: " << needle;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(at::equal(W.detach(), before)) << "the refused step changed W";
+  };
+  o.momentum(1.5);  // a scalar option
+  expect_refused("momentum");
+  o.momentum(0.9);
+  o.direction().with_polar(PolarOptions().set_steps(-1));  // a solver option, edited in place
+  expect_refused("steps must be >= 0");
+  o.direction(fanion::Direction::muon());  // valid again: the step goes on
+  EXPECT_NO_THROW(opt.step());
+  EXPECT_FALSE(at::equal(W.detach(), before));
+}
+
 TEST(BadInputOptions, ValidOptionsAccepted) {
   at::Tensor W = leaf(at::randn({4, 3}, f64()));
-  for (const FanionOptions& o :
-       {FanionOptions(0.0), FanionOptions(0.02).momentum(0.0), FanionOptions(0.02).momentum(0.999),
+  for (const NormOptimizerOptions& o :
+       {NormOptimizerOptions(0.0), NormOptimizerOptions(0.02).momentum(0.0),
+        NormOptimizerOptions(0.02).momentum(0.999),
         fanion::optim::f_muon(0.02, 0.9, 1.1) /* alpha outside [0, 1]: "no ball", allowed */}) {
     EXPECT_NO_THROW(o.validate());
-    EXPECT_NO_THROW(Fanion(std::vector<at::Tensor>{W}, o));
+    EXPECT_NO_THROW(NormOptimizer(std::vector<at::Tensor>{W}, o));
   }
 }
 

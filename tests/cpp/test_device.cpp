@@ -71,7 +71,7 @@ TEST(DeviceCuda, OptimizerStepMatchesCpu) {
     at::Tensor w_cpu = sample(32, 24, 4), b_cpu = sample(1, 24, 5).reshape({24});
     at::Tensor w_gpu = w_cpu.cuda(), b_gpu = b_cpu.cuda();
     auto opts = optim::preset(name, 0.02, 0.9).weight_decay(0.01);
-    optim::Fanion cpu({w_cpu, b_cpu}, opts), gpu({w_gpu, b_gpu}, opts);
+    optim::NormOptimizer cpu({w_cpu, b_cpu}, opts), gpu({w_gpu, b_gpu}, opts);
     for (int step = 0; step < 3; ++step) {
       const at::Tensor gw = sample(32, 24, 10 + step), gb = sample(1, 24, 20 + step).reshape({24});
       w_cpu.mutable_grad() = gw;

@@ -1,4 +1,4 @@
-// fanion::optim::Fanion against steps computed by hand (docs/DESIGN.md §1–§2,
+// fanion::optim::NormOptimizer against steps computed by hand (docs/DESIGN.md §1–§2,
 // include/fanion/optim).
 //
 // Every expected value is computed here from scratch: the momentum formulas of the header, the
@@ -26,9 +26,9 @@ using fanion::Direction;
 using fanion::PolarOptions;
 using fanion::TopKMethod;
 using fanion::TopKOptions;
-using fanion::optim::Fanion;
-using fanion::optim::FanionOptions;
 using fanion::optim::MomentumKind;
+using fanion::optim::NormOptimizer;
+using fanion::optim::NormOptimizerOptions;
 using fanion::optim::ShapeScale;
 using namespace fanion_optim_test;
 
@@ -169,9 +169,9 @@ TEST_P(OptimMomentumTest, StepsMatchHandComputation) {
     params.push_back(leaf(x));
     refs.emplace_back(x, kind, beta, ref_direction(dc));
   }
-  FanionOptions o(lr);
+  NormOptimizerOptions o(lr);
   o.direction(lib_direction(dc)).momentum(beta).momentum_kind(kind).weight_decay(wd);
-  Fanion opt(params, o);
+  NormOptimizer opt(params, o);
   for (int s = 0; s < 4; ++s) {
     std::vector<at::Tensor> grads;
     for (size_t i = 0; i < params.size(); ++i) {
@@ -205,7 +205,8 @@ TEST(OptimFanion, DefaultMomentumIsNesterov) {
   at::manual_seed(22);
   at::Tensor x = at::randn({5, 3}, f64());
   at::Tensor W = leaf(x);
-  Fanion opt(std::vector<at::Tensor>{W}, FanionOptions(0.1).direction(muon_exact()).momentum(0.5));
+  NormOptimizer opt(std::vector<at::Tensor>{W},
+                    NormOptimizerOptions(0.1).direction(muon_exact()).momentum(0.5));
   RefFanionParam ref(x, MomentumKind::kNesterov, 0.5,
                      [](const at::Tensor& M) { return ref_polar(M); });
   for (int s = 0; s < 3; ++s) {
@@ -221,8 +222,9 @@ TEST(OptimFanion, Float32ParameterKeepsDtypeAndMatchesReference) {
   at::manual_seed(23);
   at::Tensor x = at::randn({6, 4}, f32());
   at::Tensor W = leaf(x);
-  Fanion opt(std::vector<at::Tensor>{W},
-             FanionOptions(0.05).direction(muon_exact()).momentum(0.9).weight_decay(0.1));
+  NormOptimizer opt(
+      std::vector<at::Tensor>{W},
+      NormOptimizerOptions(0.05).direction(muon_exact()).momentum(0.9).weight_decay(0.1));
   RefFanionParam ref(x.to(at::kDouble), MomentumKind::kNesterov, 0.9,
                      [](const at::Tensor& M) { return ref_polar(M); });
   for (int s = 0; s < 3; ++s) {
@@ -273,11 +275,11 @@ TEST(OptimShapeScale, UpdateIsScaledOnTallWideAndConv) {
                    std::to_string(static_cast<int64_t>(n)));
       at::Tensor x = at::randn(shape, f64());
       at::Tensor W = leaf(x);
-      Fanion opt(std::vector<at::Tensor>{W}, FanionOptions(lr)
-                                                 .direction(muon_exact())
-                                                 .momentum_kind(MomentumKind::kNone)
-                                                 .weight_decay(wd)
-                                                 .shape_scale(r.rule));
+      NormOptimizer opt(std::vector<at::Tensor>{W}, NormOptimizerOptions(lr)
+                                                        .direction(muon_exact())
+                                                        .momentum_kind(MomentumKind::kNone)
+                                                        .weight_decay(wd)
+                                                        .shape_scale(r.rule));
       RefFanionParam ref(
           x, MomentumKind::kNone, 0.0, [](const at::Tensor& M) { return ref_polar(M); }, scale);
       for (int s = 0; s < 2; ++s) {
@@ -306,8 +308,9 @@ TEST(OptimNormalizeWeights, RescalesToSqrtRowsBeforeTheUpdate) {
         x, MomentumKind::kNesterov, 0.9, [](const at::Tensor& M) { return ref_polar(M); }, 1.0,
         /*norm=*/true);
   }
-  Fanion opt(params,
-             FanionOptions(lr).direction(muon_exact()).momentum(0.9).normalize_weights(true));
+  NormOptimizer opt(
+      params,
+      NormOptimizerOptions(lr).direction(muon_exact()).momentum(0.9).normalize_weights(true));
   for (int s = 0; s < 3; ++s) {
     for (size_t i = 0; i < params.size(); ++i) {
       at::Tensor g = at::randn(params[i].sizes(), f64());
@@ -331,7 +334,7 @@ Direction exact_solvers(Direction d) {
 
 struct PresetCase {
   std::string label;
-  FanionOptions options;
+  NormOptimizerOptions options;
   Direction direct;  // the same direction built from the library's factories
   RefDirection expected;
 };
@@ -388,7 +391,7 @@ TEST(OptimPresets, ProduceTheExpectedDirections) {
 }
 
 TEST(OptimPresets, DefaultArguments) {
-  const FanionOptions m = fanion::optim::muon();
+  const NormOptimizerOptions m = fanion::optim::muon();
   EXPECT_DOUBLE_EQ(m.lr(), 0.02);
   EXPECT_DOUBLE_EQ(m.momentum(), 0.95);
   at::manual_seed(52);
@@ -405,7 +408,7 @@ TEST(OptimPresets, ByNameMatchesTheFunctions) {
   at::manual_seed(53);
   const at::Tensor M = at::randn({5, 7}, f64());
   const double lr = 0.04, mom = 0.8, alpha = 0.25, eta = 0.07;
-  const std::vector<std::pair<std::string, FanionOptions>> cases = {
+  const std::vector<std::pair<std::string, NormOptimizerOptions>> cases = {
       {"F-Muon", o::f_muon(lr, mom, alpha)},
       {"f-muon", o::f_muon(lr, mom, alpha)},
       {"muon", o::muon(lr, mom)},
@@ -422,14 +425,14 @@ TEST(OptimPresets, ByNameMatchesTheFunctions) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.first);
-    FanionOptions p = o::preset(c.first, lr, mom, alpha, eta);
+    NormOptimizerOptions p = o::preset(c.first, lr, mom, alpha, eta);
     EXPECT_DOUBLE_EQ(p.lr(), lr);
     EXPECT_DOUBLE_EQ(p.momentum(), mom);
     EXPECT_TRUE(
         close(exact_solvers(p.direction())(M), exact_solvers(c.second.direction())(M), 1e-9));
   }
   // F-Muon by name, against the formula itself
-  FanionOptions fm = o::preset("F-Muon", lr, mom, alpha, eta);
+  NormOptimizerOptions fm = o::preset("F-Muon", lr, mom, alpha, eta);
   EXPECT_TRUE(close(exact_solvers(fm.direction())(M),
                     alpha * ref_polar(M) + (1 - alpha) * ref_nsgd(M), 1e-9));
 }
@@ -463,7 +466,7 @@ TEST(OptimAdamW, BiasInTheSameGroupGetsAdamWMatrixGetsFanion) {
   const double lr = 0.05, wd = 0.1, alr = 0.01, b1 = 0.8, b2 = 0.9, eps = 1e-6, awd = 0.05;
   at::Tensor w0 = at::randn({5, 3}, f64()), b0 = at::randn({3}, f64());
   at::Tensor W = leaf(w0), b = leaf(b0);
-  FanionOptions o(lr);
+  NormOptimizerOptions o(lr);
   o.direction(muon_exact())
       .momentum(0.9)
       .momentum_kind(MomentumKind::kNesterov)
@@ -473,7 +476,7 @@ TEST(OptimAdamW, BiasInTheSameGroupGetsAdamWMatrixGetsFanion) {
       .adamw_beta2(b2)
       .adamw_eps(eps)
       .adamw_weight_decay(awd);
-  Fanion opt(std::vector<at::Tensor>{W, b}, o);
+  NormOptimizer opt(std::vector<at::Tensor>{W, b}, o);
   RefFanionParam rw(w0, MomentumKind::kNesterov, 0.9,
                     [](const at::Tensor& M) { return ref_polar(M); });
   RefAdamW rb(b0, alr, b1, b2, eps, awd);
@@ -495,9 +498,9 @@ TEST(OptimAdamW, UseAdamWGroupUsesLrForEveryParameter) {
   at::Tensor w0 = at::randn({4, 3}, f64()), e0 = at::randn({6, 4}, f64()),
              g0 = at::randn({4}, f64());
   at::Tensor W = leaf(w0), E = leaf(e0), G = leaf(g0);
-  FanionOptions fan(0.05);
+  NormOptimizerOptions fan(0.05);
   fan.direction(muon_exact()).momentum(0.9);
-  FanionOptions adam(lr);
+  NormOptimizerOptions adam(lr);
   // weight_decay and adamw_weight_decay agree, so either reading of "the group's decay" holds;
   // adamw_lr is a decoy: a use_adamw group runs at lr.
   adam.use_adamw(true)
@@ -510,7 +513,7 @@ TEST(OptimAdamW, UseAdamWGroupUsesLrForEveryParameter) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.push_back(make_group({W}, fan));
   groups.push_back(make_group({E, G}, adam));
-  Fanion opt(std::move(groups), fan);
+  NormOptimizer opt(std::move(groups), fan);
   RefFanionParam rw(w0, MomentumKind::kNesterov, 0.9,
                     [](const at::Tensor& M) { return ref_polar(M); });
   RefAdamW re(e0, lr, b1, b2, eps, wd), rg(g0, lr, b1, b2, eps, wd);
@@ -534,8 +537,9 @@ TEST(OptimAdamW, NonMatrixParamRejectedWhenAdamWForNonMatrixIsOff) {
   at::manual_seed(63);
   at::Tensor W = leaf(at::randn({4, 3}, f64())), b = leaf(at::randn({5}, f64()));
   Thrown t = thrown_by([&] {
-    Fanion opt(std::vector<at::Tensor>{W, b},
-               FanionOptions(0.05).direction(muon_exact()).adamw_for_non_matrix(false));
+    NormOptimizer opt(
+        std::vector<at::Tensor>{W, b},
+        NormOptimizerOptions(0.05).direction(muon_exact()).adamw_for_non_matrix(false));
     set_grad(W, at::randn({4, 3}, f64()));
     set_grad(b, at::randn({5}, f64()));
     opt.step();
@@ -548,13 +552,13 @@ TEST(OptimAdamW, NonMatrixParamRejectedWhenAdamWForNonMatrixIsOff) {
 // --- convergence ---------------------------------------------------------------------------------
 
 /// 0.5 ||A (X - T)||_F^2 from X = 0, lr decayed linearly to 0; returns final / initial loss.
-double lsq_loss_ratio(const FanionOptions& options, int steps) {
+double lsq_loss_ratio(const NormOptimizerOptions& options, int steps) {
   at::manual_seed(71);
   const at::Tensor A = at::randn({12, 8}, f32()) / std::sqrt(12.0);
   const at::Tensor T = at::randn({8, 6}, f32());
   const at::Tensor Y = at::matmul(A, T);
   at::Tensor X = at::zeros({8, 6}, f32()).requires_grad_(true);
-  Fanion opt(std::vector<at::Tensor>{X}, options);
+  NormOptimizer opt(std::vector<at::Tensor>{X}, options);
   auto loss_fn = [&] { return 0.5 * (at::matmul(A, X) - Y).pow(2).sum(); };
   const double initial = loss_fn().item<double>();
   for (int s = 0; s < steps; ++s) {
@@ -584,7 +588,7 @@ TEST(OptimConvergence, NsgdMuonAndFMuonSolveLeastSquares) {
 
 struct SaveLoadRig {
   std::vector<std::vector<int64_t>> shapes;
-  std::vector<FanionOptions> group_options;
+  std::vector<NormOptimizerOptions> group_options;
   std::vector<size_t> group_sizes;
 
   std::vector<torch::optim::OptimizerParamGroup> groups(const std::vector<at::Tensor>& ps) const {
@@ -599,7 +603,7 @@ struct SaveLoadRig {
   }
 };
 
-void run_steps(Fanion& opt, const std::vector<at::Tensor>& params,
+void run_steps(NormOptimizer& opt, const std::vector<at::Tensor>& params,
                const std::vector<std::vector<at::Tensor>>& grads, size_t from, size_t to) {
   for (size_t s = from; s < to; ++s) {
     for (size_t i = 0; i < params.size(); ++i) set_grad(params[i], grads[s][i]);
@@ -617,8 +621,8 @@ TEST(OptimSaveLoad, ContinuesTheTrajectoryBitForBitIncludingLr) {
   rig.shapes = {{6, 4}, {3, 2, 2, 2}, {4}, {5, 3}, {24, 16}, {30, 20}};
   rig.group_options = {
       o::f_muon(0.05, 0.9, 0.4).adamw_lr(0.01).weight_decay(0.01),
-      FanionOptions(0.01).use_adamw(true), o::fanion_k(2, 0.03, 0.9),
-      FanionOptions(0.02).direction(Direction::fanion(
+      NormOptimizerOptions(0.01).use_adamw(true), o::fanion_k(2, 0.03, 0.9),
+      NormOptimizerOptions(0.02).direction(Direction::fanion(
           3, TopKOptions().set_method(TopKMethod::kSubspaceIteration).set_tol(1e-4)))};
   rig.group_sizes = {3, 1, 1, 1};
   const size_t before = 3, after = 4;
@@ -629,7 +633,7 @@ TEST(OptimSaveLoad, ContinuesTheTrajectoryBitForBitIncludingLr) {
   for (const auto& sh : rig.shapes) pa.push_back(leaf(at::randn(sh, f32())));
 
   // uninterrupted run, with lrs changed after construction
-  Fanion a(rig.groups(pa), rig.group_options[0]);
+  NormOptimizer a(rig.groups(pa), rig.group_options[0]);
   group_options(a, 0).lr(0.037);
   a.param_groups()[2].options().set_lr(0.021);
   run_steps(a, pa, grads, 0, before);
@@ -639,7 +643,7 @@ TEST(OptimSaveLoad, ContinuesTheTrajectoryBitForBitIncludingLr) {
   run_steps(a, pa, grads, before, before + after);
 
   // a fresh optimizer, built with the original lrs, on copies of the parameters
-  Fanion b(rig.groups(pb), rig.group_options[0]);
+  NormOptimizer b(rig.groups(pb), rig.group_options[0]);
   load_from_string(b, bytes);
   EXPECT_DOUBLE_EQ(group_options(b, 0).lr(), 0.037) << "group lr not restored by load";
   EXPECT_DOUBLE_EQ(group_options(b, 1).lr(), 0.01);
@@ -654,8 +658,8 @@ TEST(OptimSaveLoad, RoundTripsThroughATempFile) {
   at::manual_seed(82);
   std::vector<int64_t> shape = {5, 4};
   at::Tensor W = leaf(at::randn(shape, f64()));
-  FanionOptions opts = fanion::optim::s_muon(0.05, 0.9, 0.5, 0.02);
-  Fanion a(std::vector<at::Tensor>{W}, opts);
+  NormOptimizerOptions opts = fanion::optim::s_muon(0.05, 0.9, 0.5, 0.02);
+  NormOptimizer a(std::vector<at::Tensor>{W}, opts);
   std::vector<std::vector<at::Tensor>> grads;
   for (int s = 0; s < 5; ++s) grads.push_back({at::randn(shape, f64())});
   run_steps(a, {W}, grads, 0, 2);
@@ -667,7 +671,7 @@ TEST(OptimSaveLoad, RoundTripsThroughATempFile) {
   }
   at::Tensor W2 = leaf(W);
   run_steps(a, {W}, grads, 2, 5);
-  Fanion b(std::vector<at::Tensor>{W2}, opts);
+  NormOptimizer b(std::vector<at::Tensor>{W2}, opts);
   {
     torch::serialize::InputArchive archive;
     archive.load_from(path);
@@ -686,8 +690,9 @@ TEST(OptimStep, ClosureLossIsReturned) {
   const at::Tensor x0 = at::randn({4, 3}, f64());
   at::Tensor X = leaf(x0);
   const double lr = 0.1;
-  Fanion opt(std::vector<at::Tensor>{X},
-             FanionOptions(lr).direction(muon_exact()).momentum_kind(MomentumKind::kNone));
+  NormOptimizer opt(
+      std::vector<at::Tensor>{X},
+      NormOptimizerOptions(lr).direction(muon_exact()).momentum_kind(MomentumKind::kNone));
   int calls = 0;
   auto closure = [&]() -> at::Tensor {
     ++calls;
@@ -709,8 +714,8 @@ TEST(OptimStep, UndefinedGradientLeavesParamAndStateUntouched) {
   at::Tensor w1 = at::randn({4, 3}, f64()), w2 = at::randn({3, 5}, f64()),
              b0 = at::randn({3}, f64());
   at::Tensor W1 = leaf(w1), W2 = leaf(w2), B = leaf(b0);
-  Fanion opt(std::vector<at::Tensor>{W1, W2, B},
-             FanionOptions(lr).direction(muon_exact()).momentum(0.9).adamw_lr(alr));
+  NormOptimizer opt(std::vector<at::Tensor>{W1, W2, B},
+                    NormOptimizerOptions(lr).direction(muon_exact()).momentum(0.9).adamw_lr(alr));
   auto polar = [](const at::Tensor& M) { return ref_polar(M); };
   RefFanionParam r1(w1, MomentumKind::kNesterov, 0.9, polar);
   RefFanionParam r2(w2, MomentumKind::kNesterov, 0.9, polar);
@@ -744,11 +749,11 @@ TEST(OptimStep, ConstructorOverloadsAgree) {
   at::manual_seed(93);
   at::Tensor x = at::randn({4, 4}, f64()), g = at::randn({4, 4}, f64());
   at::Tensor A = leaf(x), B = leaf(x);
-  FanionOptions o = FanionOptions(0.05).direction(muon_exact());
-  Fanion oa(std::vector<at::Tensor>{A}, o);
+  NormOptimizerOptions o = NormOptimizerOptions(0.05).direction(muon_exact());
+  NormOptimizer oa(std::vector<at::Tensor>{A}, o);
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(std::vector<at::Tensor>{B});  // no options: takes the defaults
-  Fanion ob(std::move(groups), o);
+  NormOptimizer ob(std::move(groups), o);
   set_grad(A, g);
   set_grad(B, g);
   oa.step();
@@ -765,7 +770,7 @@ namespace batched {
 
 /// One step of `options` on a [E, m, n] parameter in a batched group, and the same step on E
 /// separate [m, n] parameters, from the same gradients: the two must agree slice by slice.
-void expect_batch_equals_slices(const FanionOptions& options, int steps, double tol) {
+void expect_batch_equals_slices(const NormOptimizerOptions& options, int steps, double tol) {
   const int64_t E = 3, m = 6, n = 4;
   at::manual_seed(7);
   const at::Tensor start = at::randn({E, m, n}, f64());
@@ -773,10 +778,10 @@ void expect_batch_equals_slices(const FanionOptions& options, int steps, double 
   for (int t = 0; t < steps; ++t) grads.push_back(at::randn({E, m, n}, f64()));
 
   at::Tensor batch = start.clone().requires_grad_(true);
-  Fanion batched_opt({batch}, FanionOptions(options).batched(true));
+  NormOptimizer batched_opt({batch}, NormOptimizerOptions(options).batched(true));
   std::vector<at::Tensor> slices;
   for (int64_t e = 0; e < E; ++e) slices.push_back(start[e].clone().requires_grad_(true));
-  Fanion sliced_opt(slices, options);
+  NormOptimizer sliced_opt(slices, options);
   for (int t = 0; t < steps; ++t) {
     batch.mutable_grad() = grads[t].clone();
     for (int64_t e = 0; e < E; ++e) slices[e].mutable_grad() = grads[t][e].clone();
@@ -795,7 +800,8 @@ TEST(OptimBatched, MuonGivesEachMatrixItsOwnPolarFactor) {
   at::Tensor p = at::zeros({E, m, n}, f64()).requires_grad_(true);
   p.mutable_grad() = at::randn({E, m, n}, f64());
   const double lr = 0.1;
-  Fanion opt({p}, FanionOptions(lr).direction(muon_exact()).momentum(0.0).batched(true));
+  NormOptimizer opt({p},
+                    NormOptimizerOptions(lr).direction(muon_exact()).momentum(0.0).batched(true));
   opt.step();
   for (int64_t e = 0; e < E; ++e) {
     const at::Tensor s = at::linalg_svdvals(p.detach()[e] / -lr);
@@ -804,7 +810,7 @@ TEST(OptimBatched, MuonGivesEachMatrixItsOwnPolarFactor) {
   // Without batched the parameter is one (E, m * n) matrix: a single slice is not orthonormal.
   at::Tensor q = at::zeros({E, m, n}, f64()).requires_grad_(true);
   q.mutable_grad() = p.grad().clone();
-  Fanion flat({q}, FanionOptions(lr).direction(muon_exact()).momentum(0.0));
+  NormOptimizer flat({q}, NormOptimizerOptions(lr).direction(muon_exact()).momentum(0.0));
   flat.step();
   EXPECT_GT((at::linalg_svdvals(q.detach()[0] / -lr) - 1.0).abs().max().item<double>(), 0.1);
 }
@@ -813,11 +819,11 @@ TEST(OptimBatched, EqualsSliceBySliceSteps) {
   // Muon (the batched polar path, Newton–Schulz as used in practice), F-Muon and Fanion-2 with
   // warm-started subspace-iteration bases (matrix by matrix), two steps each, with momentum and the
   // shape scale of one matrix (sqrt(6/4), not that of the whole parameter).
-  const auto common = FanionOptions(0.05).momentum(0.9).shape_scale(ShapeScale::kMuon);
-  expect_batch_equals_slices(FanionOptions(common).direction(Direction::muon()), 2, 1e-12);
+  const auto common = NormOptimizerOptions(0.05).momentum(0.9).shape_scale(ShapeScale::kMuon);
+  expect_batch_equals_slices(NormOptimizerOptions(common).direction(Direction::muon()), 2, 1e-12);
   expect_batch_equals_slices(
-      FanionOptions(common).direction(fanion::f_fanion(fanion::kFullRank, 0.4)), 2, 1e-12);
-  expect_batch_equals_slices(FanionOptions(common).direction(Direction::fanion(
+      NormOptimizerOptions(common).direction(fanion::f_fanion(fanion::kFullRank, 0.4)), 2, 1e-12);
+  expect_batch_equals_slices(NormOptimizerOptions(common).direction(Direction::fanion(
                                  2, TopKOptions().set_method(TopKMethod::kSubspaceIteration))),
                              3, 1e-9);
 }
@@ -825,7 +831,7 @@ TEST(OptimBatched, EqualsSliceBySliceSteps) {
 TEST(OptimBatched, AMatrixOrNormalizeWeightsInABatchedGroupIsRefusedByName) {
   at::Tensor w = at::randn({4, 3}, f64()).requires_grad_(true);
   try {
-    Fanion opt({w}, FanionOptions().batched(true));
+    NormOptimizer opt({w}, NormOptimizerOptions().batched(true));
     FAIL() << "a matrix in a batched group was accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("param 0 [4, 3]"), std::string::npos) << e.what();
@@ -833,7 +839,7 @@ TEST(OptimBatched, AMatrixOrNormalizeWeightsInABatchedGroupIsRefusedByName) {
   }
   at::Tensor b = at::randn({2, 4, 3}, f64()).requires_grad_(true);
   try {
-    Fanion opt({b}, FanionOptions().batched(true).normalize_weights(true));
+    NormOptimizer opt({b}, NormOptimizerOptions().batched(true).normalize_weights(true));
     FAIL() << "normalize_weights with batched was accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("normalize_weights"), std::string::npos) << e.what();

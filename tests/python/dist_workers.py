@@ -126,7 +126,7 @@ SHARDED_STEPS = 4
 
 def step_side_by_side(opt, ps, ref_opt, ref, grads_of_step, cpp=None):
     """SHARDED_STEPS steps of a sharded optimizer and a local one (and the C++ optimizer
-    ``cpp = (CppFanion, params)``, when given) on the same gradients; returns the sharded
+    ``cpp = (CppNormOptimizer, params)``, when given) on the same gradients; returns the sharded
     one's last_stats after each step."""
     stats = []
     for step in range(SHARDED_STEPS):

@@ -1,7 +1,7 @@
-"""The Python optimizers take numerically the same steps as the C++ fanion::optim::Fanion.
+"""The Python optimizers take numerically the same steps as the C++ fanion::optim::NormOptimizer.
 
 Both run on the same parameters and gradients; the C++ optimizer is driven through
-fanion._core.CppFanion. Tolerance: 1e-12 in float64 (the implementations perform the same
+fanion._core.CppNormOptimizer. Tolerance: 1e-12 in float64 (the implementations perform the same
 operations in the same order, so in practice the results are bit-identical).
 """
 import math
@@ -22,7 +22,7 @@ SHAPES = [(20, 12), (12, 20), (8, 3, 2, 2), (80, 70), (12,)]
 
 def cpp_options(opt, gi):
     group = opt.param_groups[gi]
-    return _core.FanionOptions(
+    return _core.NormOptimizerOptions(
         lr=group["lr"], direction=opt.direction(gi),
         momentum=group["momentum"], momentum_kind=_step.momentum_kind(group),
         weight_decay=group["weight_decay"],
@@ -41,7 +41,7 @@ def cpp_twin(opt):
         ps = [torch.nn.Parameter(p.detach().clone()) for p in group["params"]]
         clones.append(ps)
         groups.append((ps, cpp_options(opt, gi)))
-    return _core.CppFanion(groups, groups[0][1]), clones
+    return _core.CppNormOptimizer(groups, groups[0][1]), clones
 
 
 def problem(dtype, shapes=SHAPES, seed=0):
@@ -217,7 +217,7 @@ def test_parity_across_save_and_load(tmp_path):
     torch.save(opt.state_dict(), tmp_path / "py.pt")
     opt2 = fanion.FFanion(py_params, k=3, lr=0.05, method="block_krylov")
     opt2.load_state_dict(torch.load(tmp_path / "py.pt"))
-    cpp2 = _core.CppFanion([(clones[0], cpp_options(opt2, 0))], cpp_options(opt2, 0))
+    cpp2 = _core.CppNormOptimizer([(clones[0], cpp_options(opt2, 0))], cpp_options(opt2, 0))
     cpp2.load(path)
     for s in range(3, 6):
         step(opt2, cpp2, s)

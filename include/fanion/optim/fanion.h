@@ -44,15 +44,23 @@ enum class ShapeScale {
   kSpectral,       ///< sqrt(m / n)
   kMatchRmsAdamW,  ///< 0.2 * sqrt(max(m, n))
 };
+/// "none", "muon", "spectral", "match_rms_adamw".
+std::string to_string(ShapeScale rule);
+/// The inverse of to_string; throws std::invalid_argument naming the value and the known names.
+ShapeScale shape_scale_from_string(const std::string& name);
 
 /// What a step does with a NaN/Inf gradient (docs/DESIGN.md §5).
 enum class NonFinitePolicy {
   kError,  ///< refuse the whole step, naming the parameter; nothing is changed
   kSkip,   ///< leave that parameter and its state untouched, update the others
 };
+/// "error", "skip".
+std::string to_string(NonFinitePolicy policy);
+/// The inverse of to_string; throws std::invalid_argument naming the value and the known names.
+NonFinitePolicy nonfinite_policy_from_string(const std::string& name);
 
-struct FanionOptions : public torch::optim::OptimizerCloneableOptions<FanionOptions> {
-  FanionOptions(double lr = 0.02) : lr_(lr) {}  // NOLINT: implicit like torch's options
+struct NormOptimizerOptions : public torch::optim::OptimizerCloneableOptions<NormOptimizerOptions> {
+  NormOptimizerOptions(double lr = 0.02) : lr_(lr) {}  // NOLINT: implicit like torch's options
   TORCH_ARG(double, lr) = 0.02;
   TORCH_ARG(Direction, direction) = Direction::muon();
   TORCH_ARG(double, momentum) = 0.95;
@@ -92,7 +100,8 @@ struct FanionOptions : public torch::optim::OptimizerCloneableOptions<FanionOpti
   void validate() const;
 };
 
-struct FanionParamState : public torch::optim::OptimizerCloneableParamState<FanionParamState> {
+struct NormOptimizerParamState
+    : public torch::optim::OptimizerCloneableParamState<NormOptimizerParamState> {
   TORCH_ARG(int64_t, step) = 0;
   TORCH_ARG(at::Tensor, momentum_buffer);  ///< Fanion parameters
   TORCH_ARG(at::Tensor, exp_avg);          ///< AdamW parameters
@@ -108,11 +117,11 @@ at::Tensor effective_gradient(MomentumKind kind, double beta, const at::Tensor& 
 /// The factor of ShapeScale for the matrix view of `param`.
 double shape_scale_factor(ShapeScale rule, const at::Tensor& param);
 
-class Fanion : public torch::optim::Optimizer {
+class NormOptimizer : public torch::optim::Optimizer {
  public:
-  explicit Fanion(std::vector<torch::optim::OptimizerParamGroup> param_groups,
-                  FanionOptions defaults = {});
-  explicit Fanion(std::vector<at::Tensor> params, FanionOptions defaults = {});
+  explicit NormOptimizer(std::vector<torch::optim::OptimizerParamGroup> param_groups,
+                         NormOptimizerOptions defaults = {});
+  explicit NormOptimizer(std::vector<at::Tensor> params, NormOptimizerOptions defaults = {});
 
   /// As torch::optim::Optimizer::add_param_group, keeping the group's options whole (LibTorch
   /// 2.x would replace options of a type it does not know by the defaults) and validating them.
@@ -125,16 +134,31 @@ class Fanion : public torch::optim::Optimizer {
   void load(torch::serialize::InputArchive& archive) override;
 
   /// The state of parameter `p`, or null before its first step.
-  FanionParamState* find_state(const at::Tensor& p);
+  NormOptimizerParamState* find_state(const at::Tensor& p);
 
   /// Names ("group g, param i [shape]") of parameters the last step skipped (kSkip policy).
   const std::vector<std::string>& last_skipped() const { return last_skipped_; }
 
  private:
-  void check_groups() const;
+  /// Validates the groups that are new or changed since their last validation (an lr set
+  /// by a scheduler, a loaded archive): a step does not re-check an unchanged group.
+  void check_changed_groups();
   void check_group(size_t gi) const;
-  FanionParamState& state_for(const at::Tensor& p);
+  NormOptimizerParamState& state_for(const at::Tensor& p);
   std::vector<std::string> last_skipped_;
+  /// Each group as it was when last validated: its options and its parameters.
+  struct Checked {
+    NormOptimizerOptions options;
+    std::vector<const void*> params;
+  };
+  std::vector<Checked> checked_;
 };
+
+/// Earlier names of the optimizer and its options, kept as aliases. The family optimizer was
+/// called Fanion, which is also the paper's name of one member (Fanion-k, fanion.Fanion in
+/// Python); NormOptimizer is the name in both languages now.
+using Fanion = NormOptimizer;
+using FanionOptions = NormOptimizerOptions;
+using FanionParamState = NormOptimizerParamState;
 
 }  // namespace fanion::optim

@@ -17,6 +17,11 @@ enum class PolarMethod {
   /// relative singular values, and on a CPU cheaper than 5 quintic Newton–Schulz steps.
   kGram,
 };
+/// "exact", "newton_schulz", "gram".
+std::string to_string(PolarMethod m);
+/// The inverse of to_string (any case, '-' for '_'; also "svd" and "ns"); throws
+/// std::invalid_argument naming the value and the known names.
+PolarMethod polar_method_from_string(const std::string& name);
 
 /// One Newton–Schulz step X <- a X + b (X X^T) X + c (X X^T)^2 X.
 struct NewtonSchulzCoefficients {
