@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import plot_style  # noqa: E402  (beside this script)
 
 
 def finite_positive(xs, ys):
@@ -66,10 +67,12 @@ def main(argv):
     for i, run in enumerate(runs):
         if seeds:
             a = run.get("algorithm", "?")
+            style = plot_style.line(algorithms.index(a))
             color = colors(algorithms.index(a) % colors.N)
             label = None if a in labelled else "%s (%d seeds)" % (a, len(runs) // len(seeds))
             labelled.add(a)
         else:
+            style = plot_style.line(i)
             color = colors(i % colors.N)
             label = label_of(run)
         loss = run.get("loss") or []
@@ -77,29 +80,32 @@ def main(argv):
         vals = [p[1] if p and len(p) > 1 else None for p in loss]
         x, y = finite_positive(its, vals)
         if x:
-            ax_loss.plot(x, y, color=color, lw=1.4, label=label)
+            ax_loss.plot(x, y, color=color, lw=1.4, label=label, markevery=max(1, len(x) // 8),
+                         **style)
         secs = run.get("loss_seconds") or []
         if len(secs) == len(vals):
             x, y = finite_positive(secs, vals)
             if x:
-                ax_time.plot(x, y, color=color, lw=1.4, label=label)
+                ax_time.plot(x, y, color=color, lw=1.4, label=label,
+                             markevery=max(1, len(x) // 8), **style)
         norms = run.get("grad_norms") or []
         for ax, key in ((ax_fro, "frobenius"), (ax_spec, "spectral"), (ax_nuc, "nuclear")):
             x, y = finite_positive([n.get("iteration") for n in norms],
                                    [n.get(key) for n in norms])
             if x:
-                ax.plot(x, y, color=color, lw=1.2,
+                ax.plot(x, y, color=color, lw=1.2, markevery=max(1, len(x) // 8), **style,
                         label=run.get("algorithm") if label is not None else None)
 
-    for ax, title, xlabel in (
-        (ax_loss, "loss", "iteration"),
-        (ax_time, "loss over time", "seconds (logging excluded)"),
-        (ax_fro, "Frobenius norm of the full gradient", "iteration"),
-        (ax_spec, "spectral norm of the full gradient", "iteration"),
-        (ax_nuc, "nuclear norm of the full gradient", "iteration"),
+    for ax, title, xlabel, ylabel in (
+        (ax_loss, "loss", "iteration", "F(X) (dimensionless)"),
+        (ax_time, "loss over time", "seconds (logging excluded)", "F(X) (dimensionless)"),
+        (ax_fro, "Frobenius norm of the full gradient", "iteration", "‖∇F(X)‖_F"),
+        (ax_spec, "spectral norm of the full gradient", "iteration", "‖∇F(X)‖_2"),
+        (ax_nuc, "nuclear norm of the full gradient", "iteration", "‖∇F(X)‖_*"),
     ):
         ax.set_title(title)
         ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         if ax.lines:
             ax.set_yscale("log")
         else:
@@ -161,7 +167,7 @@ def spread_bars(ax_bar, seeds, runs, config, show_paper):
     ax_bar.set_xticks(range(len(seeds)))
     ax_bar.set_xticklabels([g.get("algorithm", "?") for g in seeds], rotation=45, ha="right",
                            fontsize=8)
-    ax_bar.set_ylabel("iterations")
+    ax_bar.set_ylabel("iterations to the target")
     ax_bar.set_ylim(bottom=0)
     ax_bar.legend(fontsize=7)
 
@@ -187,7 +193,7 @@ def table3_bars(ax_bar, runs, show_paper):
                         fontsize=7)
     ax_bar.set_xticks(pos)
     ax_bar.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    ax_bar.set_ylabel("iterations")
+    ax_bar.set_ylabel("iterations to the target")
     if runs:
         ax_bar.legend(fontsize=8)
 
