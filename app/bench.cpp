@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "common_options.h"
 #include "fanion/directions.h"
 #include "fanion/optim/fanion.h"
 #include "fanion/solvers/polar.h"
@@ -78,9 +79,9 @@ int64_t size_of(const std::string& text) {
 // Options every benchmark takes; parse() then prints --help (returns false) or applies
 // --threads.
 void add_common_options(cli::Parser& p) {
-  p.option("device", "D", "cpu or cuda", "cpu");
+  options::add_device(p);
   p.option("seed", "N", "matrix seed", "0");
-  p.option("threads", "N", "intra-op threads (at::set_num_threads)");
+  options::add_threads(p);
   p.option("json", "PATH", "write the rows as JSON");
   p.flag("quiet", "no progress on stderr");
 }
@@ -106,18 +107,10 @@ class CaseProgress {
 };
 
 bool parse(cli::Parser& p, int argc, char** argv) {
-  p.parse(argc, argv);
-  if (p.help_requested()) {
-    std::cout << p.help();
-    return false;
-  }
-  if (p.has("threads")) at::set_num_threads(static_cast<int>(p.get_int("threads", 1)));
+  if (!options::parse_or_help(p, argc, argv)) return false;
+  options::apply_threads(p);
   (void)p.get_int("seed", 0);
-  const std::string device = p.get_string("device");
-  if (device != "cpu" && device != "cuda")
-    throw cli::UsageError("--device: expected cpu or cuda, got '" + device + "'");
-  if (device == "cuda" && !at::hasCUDA())
-    throw cli::UsageError("--device cuda: this build of torch has no CUDA device available");
+  (void)options::checked_device(p);
   if (p.has("json")) report::check_output_path(p.get_string("json"), "--json");
   return true;
 }

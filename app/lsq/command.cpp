@@ -15,6 +15,7 @@
 #include "../report.h"  // the tool's output helpers (lsq/report.h is lsq's tables)
 #include "cli.h"
 #include "commands.h"
+#include "common_options.h"
 #include "fanion/names.h"
 #include "fanion/optim/presets.h"
 #include "lsq/grid.h"
@@ -116,7 +117,7 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   p.flag("authors",
          "the authors' setting: --instance authors --seed 42 --dtype float32 --ns-steps 3 "
          "--ns-dtype bfloat16 (each may still be given)");
-  p.option("threads", "N", "intra-op threads (at::set_num_threads)");
+  options::add_threads(p);
   p.option("log-every", "K", "loss and gradient-norm log period (iterations)", "10");
   p.flag("no-grad-norms", "skip the gradient norms (an SVD per log point)");
   p.option("json", "PATH", "write every run as JSON (schema: docs/json.md)");
@@ -128,13 +129,9 @@ Settings parse_settings(int argc, char** argv, bool& help) {
       "  fanion lsq --algorithms neon,fanion-10,f-neon,s-neon --max-iters 2000\n"
       "  fanion lsq --grid --algorithms muon --grid-momenta 0.4,0.5,0.6\n"
       "  fanion lsq --authors --stop-at-target --max-iters 3000");
-  p.parse(argc, argv);
-  help = p.help_requested();
   Settings s;
-  if (help) {
-    std::cout << p.help();
-    return s;
-  }
+  help = !options::parse_or_help(p, argc, argv);
+  if (help) return s;
 
   const std::string algos = normalize_name(p.get_string("algorithms"), '-');
   for (const auto& a : cli::split_list(algos)) {
@@ -230,9 +227,7 @@ Settings parse_settings(int argc, char** argv, bool& help) {
   s.problem.init_std = p.get_double("init-std");
   if (s.problem.init_std < 0) throw cli::UsageError("--init-std must be >= 0");
   s.problem.dtype = parse_dtype(value("dtype", "float32"), "--dtype", false);
-  if (p.has("threads")) {
-    at::set_num_threads(static_cast<int>(p.get_int("threads", 1)));
-  }
+  options::apply_threads(p);
   s.log_every = p.get_int("log-every");
   if (s.log_every < 1) throw cli::UsageError("--log-every must be >= 1");
   s.grad_norms = !p.get_flag("no-grad-norms");

@@ -28,6 +28,17 @@ at::Tensor random_psd(int64_t size, at::Generator& gen) {
   return 0.5 * (A + A.t());  // exactly symmetric, not just up to rounding
 }
 
+/// The problem of A, B and X0 (S = 0), every tensor in `dtype`.
+LsqProblem in_dtype(const at::Tensor& A, const at::Tensor& B, const at::Tensor& X0,
+                    at::ScalarType dtype) {
+  LsqProblem p;
+  p.A = A.to(dtype);
+  p.B = B.to(dtype);
+  p.S = at::zeros(X0.sizes(), at::TensorOptions().dtype(dtype));
+  p.X0 = X0.to(dtype);
+  return p;
+}
+
 /// Q diag(u) Q^T from the authors' draws: Q from the QR of an fp32 Gaussian (no sign fix: the
 /// signs cancel in Q diag(u) Q^T), u ~ U[0, 1); built in fp64.
 at::Tensor authors_psd(int64_t size, CudaPhiloxGenerator& gen) {
@@ -46,12 +57,7 @@ LsqProblem authors_problem(const LsqConfig& config) {
   at::Tensor B = authors_psd(config.n, gen);
   (void)gen.randn({config.m, config.n});
   const at::Tensor X0 = gen.randn({config.m, config.n}) * config.init_std;  // fp32 product
-  LsqProblem p;
-  p.A = A.to(config.dtype);
-  p.B = B.to(config.dtype);
-  p.S = at::zeros({config.m, config.n}, at::TensorOptions().dtype(config.dtype));
-  p.X0 = X0.to(config.dtype);
-  return p;
+  return in_dtype(A, B, X0, config.dtype);
 }
 
 }  // namespace
@@ -88,12 +94,7 @@ LsqProblem make_lsq_problem(const LsqConfig& config) {
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
   at::Tensor X0 = at::randn({config.m, config.n}, gen, f64) * config.init_std;
 
-  LsqProblem p;
-  p.A = A.to(config.dtype);
-  p.B = B.to(config.dtype);
-  p.S = at::zeros({config.m, config.n}, at::TensorOptions().dtype(config.dtype));
-  p.X0 = X0.to(config.dtype);
-  return p;
+  return in_dtype(A, B, X0, config.dtype);
 }
 
 at::Tensor LsqProblem::grad(const at::Tensor& X) const {

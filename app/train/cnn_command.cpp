@@ -71,11 +71,7 @@ int cnn_command(int argc, char** argv) {
       "  fanion train cnn --optimizers f-muon:lr=0.24:momentum=0.65 --alpha-sweep "
       "0,0.25,0.5,0.75,1,1.1\n"
       "  fanion train cnn --no-weight-norm --grad-norm-every 5 --seeds 1 --plot norms.png");
-  p.parse(argc, argv);
-  if (p.help_requested()) {
-    std::cout << p.help();
-    return 0;
-  }
+  if (!options::parse_or_help(p, argc, argv)) return 0;
   apply_common(p);
   const double alpha = p.get_double("alpha");
   auto optimizers = train::parse_optimizers(p.get_string("optimizers"), train::cnn_defaults, alpha);

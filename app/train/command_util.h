@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "common_options.h"
 #include "json.h"
 #include "report.h"
 #include "train/common.h"
@@ -49,8 +50,8 @@ inline int64_t positive(const cli::Parser& p, const std::string& name) {
 
 inline void common_options(cli::Parser& p) {
   p.option("seed", "N", "first seed (runs use seed, seed+1, ...)", "0");
-  p.option("device", "D", "cpu | cuda", "cpu");
-  p.option("threads", "N", "intra-op threads (at::set_num_threads)");
+  options::add_device(p);
+  options::add_threads(p);
   p.option("json", "PATH", "write config, per-step metrics and results as JSON (docs/json.md)");
   p.option("plot", "PATH", "write a PNG of the curves (needs matplotlib)");
   p.flag("quiet", "no progress on stderr");
@@ -59,12 +60,8 @@ inline void common_options(cli::Parser& p) {
 inline void apply_common(const cli::Parser& p) {
   for (const char* out : {"json", "plot"})
     if (p.has(out)) report::check_output_path(p.get_string(out), std::string("--") + out);
-  if (p.has("threads")) at::set_num_threads(static_cast<int>(positive(p, "threads")));
-  const std::string device = p.get_string("device");
-  if (device != "cpu" && device != "cuda")
-    throw cli::UsageError("--device: expected cpu or cuda, got '" + device + "'");
-  if (device == "cuda" && !at::hasCUDA())  // before any data is loaded
-    throw cli::UsageError("--device cuda: this build of torch has no CUDA device available");
+  options::apply_threads(p);
+  (void)options::checked_device(p);  // before any data is loaded
 }
 
 /// The JSON document (docs/json.md) and the plot of a `train` command; returns its status.

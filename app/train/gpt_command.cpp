@@ -59,11 +59,7 @@ int gpt_command(int argc, char** argv) {
       "sweep.png\n"
       "  fanion train gpt --optimizers f-muon --checkpoint run.pt --stop-after 100\n"
       "  fanion train gpt --optimizers f-muon --checkpoint run.pt --resume run.pt");
-  p.parse(argc, argv);
-  if (p.help_requested()) {
-    std::cout << p.help();
-    return 0;
-  }
+  if (!options::parse_or_help(p, argc, argv)) return 0;
   apply_common(p);
   const double alpha = p.get_double("alpha");
   const auto optimizers =

@@ -5,16 +5,12 @@ sharded mode must agree to 1e-12 in float64 (it runs the same kernels on the sam
 where the result is formed may differ), and DDP to 1e-9 (DDP averages per-rank gradients, the
 single process the whole batch: the gradients differ by rounding, ~1e-16 relative).
 """
-import os
-import socket
-import time
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 import dist_workers
+import spawn_ranks
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="torch.distributed with Gloo is not available")
@@ -22,39 +18,9 @@ pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_avai
 WORLD = 2
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(tmp_path, fn_name, args=(), timeout=150):
-    """Runs dist_workers.<fn_name> on WORLD spawned ranks; returns their outcomes. A hang is a
-    failure (the processes are killed), not a stuck test run."""
-    ctx = mp.get_context("spawn")
-    port = free_port()
-    procs = [ctx.Process(target=dist_workers.run,
-                         args=(rank, WORLD, port, fn_name, str(tmp_path), args))
-             for rank in range(WORLD)]
-    for p in procs:
-        p.start()
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    hung = [rank for rank, p in enumerate(procs) if p.is_alive()]
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            p.join()
-    assert not hung, f"ranks {hung} did not finish within {timeout} s (a hang)"
-    outcomes = []
-    for rank in range(WORLD):
-        path = os.path.join(tmp_path, f"rank{rank}.pt")
-        assert os.path.exists(path), f"rank {rank} exited with code {procs[rank].exitcode}"
-        outcome = torch.load(path)
-        assert outcome["ok"], f"rank {rank}: {outcome['error']}\n{outcome['traceback']}"
-        outcomes.append(outcome["result"])
-    return outcomes
+    """Runs dist_workers.<fn_name> on WORLD spawned ranks; returns their outcomes."""
+    return spawn_ranks.launch(dist_workers.run, WORLD, tmp_path, fn_name, (args,), timeout)
 
 
 def test_ddp_every_optimizer_replicated_and_equal_to_single_process(tmp_path):

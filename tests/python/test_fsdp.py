@@ -5,17 +5,13 @@ process on whole tensors. Tolerance 1e-12 in float64: the same kernels run on th
 FSDP2's reduce-scatter averages identical gradients (exact for 2 and 4 ranks) and its forward
 all-gathers the same weights, so the gap is rounding at most.
 """
-import os
-import socket
-import time
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 import fanion
 import fsdp_workers
+import spawn_ranks
 
 pytestmark = [
     pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
@@ -26,38 +22,9 @@ pytestmark = [
 TOL = 1e-12
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(tmp_path, world, fn_name, timeout=240):
     """fsdp_workers.<fn_name> on `world` spawned ranks; a hang fails (the ranks are killed)."""
-    ctx = mp.get_context("spawn")
-    port = free_port()
-    procs = [ctx.Process(target=fsdp_workers.run,
-                         args=(rank, world, port, fn_name, str(tmp_path)))
-             for rank in range(world)]
-    for p in procs:
-        p.start()
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    hung = [rank for rank, p in enumerate(procs) if p.is_alive()]
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            p.join()
-    assert not hung, f"ranks {hung} did not finish within {timeout} s (a hang)"
-    results = []
-    for rank in range(world):
-        path = os.path.join(tmp_path, f"rank{rank}.pt")
-        assert os.path.exists(path), f"rank {rank} exited with code {procs[rank].exitcode}"
-        outcome = torch.load(path)
-        assert outcome["ok"], f"rank {rank}: {outcome['error']}\n{outcome['traceback']}"
-        results.append(outcome["result"])
-    return results
+    return spawn_ranks.launch(fsdp_workers.run, world, tmp_path, fn_name, (), timeout)
 
 
 @pytest.mark.parametrize("world", [2, 4])
