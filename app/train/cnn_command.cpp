@@ -136,18 +136,15 @@ int cnn_command(int argc, char** argv) {
             << at::get_num_threads() << " threads\n"
             << std::flush;
 
-  Progress progress(p.get_flag("quiet"));
   const auto t_all = std::chrono::steady_clock::now();
-  std::vector<train::CnnRunResult> results;
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const std::string tag = left_in_all(seconds_since(t_all), i, plan.size()) +
-                            run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
-    auto r = train::run_cnn(cfg, images, plan[i].opt, plan[i].seed,
-                            [&](const std::string& s) { progress.update(tag + s); });
-    progress.done(tag + "val accuracy " + fmt("%.2f%%", 100 * r.val_accuracy) + " in " +
-                  format_duration(r.seconds));
-    results.push_back(std::move(r));
-  }
+  const std::vector<train::CnnRunResult> results = run_plan(
+      p, plan, t_all,
+      [&](const Plan& run, const std::function<void(const std::string&)>& progress) {
+        return train::run_cnn(cfg, images, run.opt, run.seed, progress);
+      },
+      [](const train::CnnRunResult& r) {
+        return "val accuracy " + fmt("%.2f%%", 100 * r.val_accuracy);
+      });
 
   // The table: mean ± std over seeds, per optimizer (or per alpha).
   json::Value summary = json::Value::array();

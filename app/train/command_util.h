@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "cli.h"
 #include "common_options.h"
 #include "json.h"
+#include "progress.h"
 #include "report.h"
 #include "train/common.h"
 
@@ -85,6 +87,24 @@ inline int finish(const cli::Parser& p, const std::string& command, json::Value 
 inline std::string run_tag(size_t i, size_t runs, const OptimizerChoice& opt, uint64_t seed) {
   return "[" + std::to_string(i + 1) + "/" + std::to_string(runs) + " " + opt.label() + " seed " +
          std::to_string(seed) + "] ";
+}
+
+/// Runs every entry of `plan` (anything with .opt and .seed) in order: a progress line with the
+/// whole command's estimate and the run's tag, `run(entry, progress_callback)`, then a last line
+/// `done_text(result)` and the run's time. Returns the results in plan order.
+template <class Plan, class Run, class DoneText>
+auto run_plan(const cli::Parser& p, const std::vector<Plan>& plan,
+              std::chrono::steady_clock::time_point t_all, Run run, DoneText done_text) {
+  Progress progress(p.get_flag("quiet"));
+  std::vector<decltype(run(plan.front(), std::function<void(const std::string&)>()))> results;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const std::string tag = left_in_all(seconds_since(t_all), i, plan.size()) +
+                            run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
+    auto r = run(plan[i], [&](const std::string& s) { progress.update(tag + s); });
+    progress.done(tag + done_text(r) + " in " + format_duration(r.seconds));
+    results.push_back(std::move(r));
+  }
+  return results;
 }
 
 /// `fanion train cnn` and `fanion train gpt` (argv[0] = "cnn" / "gpt").

@@ -158,19 +158,15 @@ int gpt_command(int argc, char** argv) {
             << " tokens; " << plan.size() << " runs, " << at::get_num_threads() << " threads\n"
             << std::flush;
 
-  Progress progress(p.get_flag("quiet"));
   const auto t_all = std::chrono::steady_clock::now();
-  std::vector<train::GptRunResult> results;
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const std::string tag = left_in_all(seconds_since(t_all), i, plan.size()) +
-                            run_tag(i, plan.size(), plan[i].opt, plan[i].seed);
-    auto r = train::run_gpt(cfg, tokens, plan[i].opt, plan[i].seed,
-                            [&](const std::string& s) { progress.update(tag + s); });
-    progress.done(
-        tag + (r.diverged ? std::string("diverged") : "val loss " + fmt("%.4f", r.final_val_loss)) +
-        " in " + format_duration(r.seconds));
-    results.push_back(std::move(r));
-  }
+  const std::vector<train::GptRunResult> results = run_plan(
+      p, plan, t_all,
+      [&](const Plan& run, const std::function<void(const std::string&)>& progress) {
+        return train::run_gpt(cfg, tokens, run.opt, run.seed, progress);
+      },
+      [](const train::GptRunResult& r) {
+        return r.diverged ? std::string("diverged") : "val loss " + fmt("%.4f", r.final_val_loss);
+      });
 
   // Table: per optimizer (and lr), mean final validation loss over seeds; best lr starred.
   json::Value summary = json::Value::array();

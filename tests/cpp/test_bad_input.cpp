@@ -79,6 +79,19 @@ std::string nonfinite_case_name(const ::testing::TestParamInfo<std::tuple<double
   return s + "_param" + std::to_string(std::get<1>(info.param));
 }
 
+/// Two good steps of both optimizers on the same gradients, so that momentum buffers and AdamW
+/// moments exist before the bad one.
+void two_good_steps(NormOptimizer& opt, NormOptimizer& ref, std::vector<at::Tensor>& params,
+                    std::vector<at::Tensor>& ref_params) {
+  for (int s = 0; s < 2; ++s) {
+    std::vector<at::Tensor> g = random_like_shapes();
+    set_grads(params, g);
+    set_grads(ref_params, g);
+    opt.step();
+    ref.step();
+  }
+}
+
 TEST_P(BadInputNonFiniteTest, ErrorPolicyRefusesAndChangesNothing) {
   const double bad_value = std::get<0>(GetParam());
   const size_t bad = std::get<1>(GetParam());
@@ -87,14 +100,7 @@ TEST_P(BadInputNonFiniteTest, ErrorPolicyRefusesAndChangesNothing) {
   std::vector<at::Tensor> params = make_params(init), ref_params = make_params(init);
   NormOptimizer opt(params, base_options(NonFinitePolicy::kError));
   NormOptimizer ref(ref_params, base_options(NonFinitePolicy::kError));
-  // two good steps, so that momentum buffers and AdamW moments exist
-  for (int s = 0; s < 2; ++s) {
-    std::vector<at::Tensor> g = random_like_shapes();
-    set_grads(params, g);
-    set_grads(ref_params, g);
-    opt.step();
-    ref.step();
-  }
+  two_good_steps(opt, ref, params, ref_params);
   const std::vector<at::Tensor> params_before = clone_params(opt);
   const StateSnapshot state_before = snapshot_state(opt);
 
@@ -129,13 +135,7 @@ TEST_P(BadInputNonFiniteTest, SkipPolicyLeavesOnlyTheBadParamAlone) {
   std::vector<at::Tensor> params = make_params(init), ref_params = make_params(init);
   NormOptimizer opt(params, base_options(NonFinitePolicy::kSkip));
   NormOptimizer ref(ref_params, base_options(NonFinitePolicy::kError));
-  for (int s = 0; s < 2; ++s) {
-    std::vector<at::Tensor> g = random_like_shapes();
-    set_grads(params, g);
-    set_grads(ref_params, g);
-    opt.step();
-    ref.step();
-  }
+  two_good_steps(opt, ref, params, ref_params);
   EXPECT_TRUE(opt.last_skipped().empty());
   const at::Tensor bad_before = params[bad].detach().clone();
 
