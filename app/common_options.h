@@ -30,7 +30,7 @@ inline void apply_threads(const cli::Parser& p) {
 inline void add_device(cli::Parser& p) { p.option("device", "D", "cpu | cuda", "cpu"); }
 /// --device, refused before any work when unknown or when this torch has no CUDA device.
 inline std::string checked_device(const cli::Parser& p) {
-  const std::string device = p.get_string("device");
+  std::string device = p.get_string("device");
   if (device != "cpu" && device != "cuda")
     throw cli::UsageError("--device: expected cpu or cuda, got '" + device + "'");
   if (device == "cuda" && !at::hasCUDA())

@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 # reads those gzipped files from C++; bible-kjv is `fanion train gpt`'s default text; ccache keeps
 # rebuilds (and builds in a second checkout) incremental; clang and libclang-rt-14-dev (its
 # sanitizer and libFuzzer runtimes) build scripts/sanitize.sh's and scripts/fuzz.sh's leg.
-packages=(cmake g++ make ccache clang clang-format libclang-rt-14-dev libtorch-dev libgtest-dev libopenblas0-pthread zlib1g-dev
+packages=(cmake g++ make ccache clang clang-format clang-tidy libclang-rt-14-dev libtorch-dev libgtest-dev libopenblas0-pthread zlib1g-dev
           python3-matplotlib python3-numpy python3-torch python3-dev pybind11-dev python3-pytest
           python3-venv dataset-fashion-mnist bible-kjv)
 missing=()

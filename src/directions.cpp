@@ -158,12 +158,12 @@ Direction Direction::muon(PolarOptions polar) {
   return Direction::of(std::move(t));
 }
 
-Direction Direction::neon(TopKOptions top_k) { return fanion(1, std::move(top_k)); }
+Direction Direction::neon(TopKOptions top_k) { return fanion(1, top_k); }
 
 Direction Direction::fanion(int64_t k, TopKOptions top_k) {
   DirectionTerm t = term_of(DirectionKind::kFanion);
   t.k = k;
-  t.top_k = std::move(top_k);
+  t.top_k = top_k;
   return Direction::of(std::move(t));
 }
 

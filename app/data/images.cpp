@@ -80,7 +80,7 @@ IdxHeader parse_idx_header(const std::vector<uint8_t>& bytes, const std::string&
 std::string existing_variant(const std::string& dir, const std::string& name) {
   const std::filesystem::path plain = std::filesystem::path(dir) / name;
   if (std::filesystem::exists(plain)) return plain.string();
-  const std::string gz = plain.string() + ".gz";
+  std::string gz = plain.string() + ".gz";
   if (std::filesystem::exists(gz)) return gz;
   throw DataError(plain.string() +
                   "[.gz]: not found (Fashion-MNIST is in Debian's "
