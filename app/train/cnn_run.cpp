@@ -102,8 +102,7 @@ CnnRunResult run_cnn(const CnnTrainConfig& c, const PreparedImages& data,
   groups.push_back(sgd_group(model->norm_biases(), c.bias_lr));
   groups.push_back(sgd_group({model->head_weight()}, c.head_lr));
   torch::optim::SGD sgd(
-      groups,
-      torch::optim::SGDOptions(c.bias_lr).momentum(c.sgd_momentum).nesterov(true));
+      groups, torch::optim::SGDOptions(c.bias_lr).momentum(c.sgd_momentum).nesterov(true));
   LrSchedule fanion_lr(fanion_opt), sgd_lr(sgd);
 
   const int64_t n = data.train_x.size(0);
