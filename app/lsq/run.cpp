@@ -32,7 +32,8 @@ optim::NormOptimizerOptions make_options(const Settings& s, const RunSpec& spec)
         .set_steps(s.ns_steps)
         .set_tol(0.0)
         .set_gram_normalization(s.ns_normalization == "gram")
-        .set_dtype(s.ns_dtype);
+        .set_dtype(s.ns_dtype)
+        .set_fp32_products(true);  // bf16 as the authors' GPU computes it, and 17x faster here
   }
   o.direction().with_polar(polar);
   return o;

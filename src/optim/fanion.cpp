@@ -312,7 +312,7 @@ bool same(const NewtonSchulzSchedule& a, const NewtonSchulzSchedule& b) {
 bool same(const PolarOptions& a, const PolarOptions& b) {
   return a.method == b.method && same(a.schedule, b.schedule) && a.steps == b.steps &&
          a.gram_normalization == b.gram_normalization && a.tol == b.tol && a.dtype == b.dtype &&
-         a.rel_rank_tol == b.rel_rank_tol;
+         a.rel_rank_tol == b.rel_rank_tol && a.fp32_products == b.fp32_products;
 }
 
 bool same(const TopKOptions& a, const TopKOptions& b) {

@@ -91,25 +91,27 @@ at::Tensor fro(const at::Tensor& X) {
 }
 
 // beta C + alpha A B, one GEMM per matrix (addmm for 2-D: that path stays as it was).
-// bf16/fp16 products on a CPU run in fp32 and are rounded once, as a GPU's tensor cores do
-// (inputs in the low precision, fp32 accumulation): LibTorch's own low-precision CPU kernels
-// are ~17x slower than fp32 on CPUs without bf16 instructions (500 x 500, 2 cores here).
-bool low_precision_on_cpu(const at::Tensor& t) {
-  return t.device().is_cpu() && (t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf);
+// With PolarOptions::fp32_products, bf16/fp16 products on a CPU run in fp32 and are rounded
+// once, as a GPU's tensor cores do (inputs in the low precision, fp32 accumulation):
+// LibTorch's own low-precision CPU kernels are ~17x slower than fp32 on CPUs without bf16
+// instructions (500 x 500, 2 cores here), but they are what torch.optim.Muon runs on a CPU.
+bool in_fp32(const at::Tensor& t, bool fp32_products) {
+  return fp32_products && t.device().is_cpu() &&
+         (t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf);
 }
 
 at::Tensor add_mm(const at::Tensor& C, const at::Tensor& A, const at::Tensor& B, double beta,
-                  double alpha) {
-  if (low_precision_on_cpu(A)) {
-    return add_mm(C.to(at::kFloat), A.to(at::kFloat), B.to(at::kFloat), beta, alpha)
+                  double alpha, bool fp32_products) {
+  if (in_fp32(A, fp32_products)) {
+    return add_mm(C.to(at::kFloat), A.to(at::kFloat), B.to(at::kFloat), beta, alpha, false)
         .to(A.scalar_type());
   }
   return C.dim() == 2 ? at::addmm(C, A, B, beta, alpha) : at::baddbmm(C, A, B, beta, alpha);
 }
 
 /// X X^T (per slice), with add_mm's low-precision rule.
-at::Tensor gram(const at::Tensor& X) {
-  if (low_precision_on_cpu(X)) return gram(X.to(at::kFloat)).to(X.scalar_type());
+at::Tensor gram(const at::Tensor& X, bool fp32_products) {
+  if (in_fp32(X, fp32_products)) return gram(X.to(at::kFloat), false).to(X.scalar_type());
   return at::matmul(X, X.transpose(-2, -1));
 }
 
@@ -153,7 +155,7 @@ PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
   PolarResult out;
   const int64_t small = X.size(-2);
   const int64_t batch = X.dim() == 3 ? X.size(0) : 1;
-  at::Tensor A = gram(X);
+  at::Tensor A = gram(X, options.fp32_products);
   out.stats.matmuls += 1;
   // sigma_1 <= (sum sigma_i^4)^(1/4) = ||X X^T||_F^(1/2) <= ||X||_F: a tighter bound that
   // starts the small singular values higher (fewer steps), free since X X^T is needed anyway.
@@ -165,11 +167,11 @@ PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {
   for (int64_t t = 0; t < options.steps; ++t) {
     const auto& co = table[std::min<size_t>(t, table.size() - 1)];
     if (t > 0) {
-      A = gram(X);
+      A = gram(X, options.fp32_products);
       out.stats.matmuls += 1;
     }
-    at::Tensor B = co.c != 0.0 ? add_mm(A, A, A, co.b, co.c) : A * co.b;
-    at::Tensor next = add_mm(X, B, X, co.a, 1.0);
+    at::Tensor B = co.c != 0.0 ? add_mm(A, A, A, co.b, co.c, options.fp32_products) : A * co.b;
+    at::Tensor next = add_mm(X, B, X, co.a, 1.0, options.fp32_products);
     out.stats.matmuls += co.c != 0.0 ? 2 : 1;
     out.stats.passes += 1;
     out.stats.iterations += 1;

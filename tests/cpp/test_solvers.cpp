@@ -216,24 +216,30 @@ TEST(SolversPolar, IterationDtypeOption) {
 }
 
 TEST(SolversPolar, Bfloat16IterationOnTheCpu) {
-  // bf16 products on a CPU run in fp32 and round once (a GPU's rule): the result agrees with
-  // LibTorch's native bf16 kernels and with the fp32 iteration to bf16 accuracy, and did
-  // iterate in bf16.
+  // A bf16 iteration on a CPU, by LibTorch's own kernels (the default, as torch.optim.Muon) and
+  // with fp32_products (each product in fp32, rounded once: a GPU's rule): both agree with
+  // Keller Jordan's native bf16 loop and with the fp32 iteration to bf16 accuracy, and did
+  // iterate in bf16; the default is the loop's own arithmetic, product for product.
   const at::Tensor M = with_singular_values(48, 32, geometric(32, 3.0, 0.9), 361).to(at::kFloat);
   const PolarOptions quintic3 =
       PolarOptions{}.set_steps(3).set_gram_normalization(false).set_dtype(at::kBFloat16);
-  const auto r = polar_factor(M, quintic3);
-  EXPECT_EQ(r.Q.scalar_type(), at::kFloat);
-  at::Tensor X = (M / M.norm()).to(at::kBFloat16);  // native bf16, Keller Jordan's loop
+  at::Tensor X = M.t().to(at::kBFloat16);  // native bf16, Keller Jordan's loop
+  X = X / X.norm();
   for (int t = 0; t < 3; ++t) {
-    const at::Tensor A = at::matmul(X.t(), X);
-    const at::Tensor B = -4.7750 * A + 2.0315 * at::matmul(A, A);
-    X = 3.4445 * X + at::matmul(X, B);
+    const at::Tensor A = at::matmul(X, X.t());
+    const at::Tensor B = at::addmm(A, A, A, -4.7750, 2.0315);
+    X = at::addmm(X, B, X, 3.4445);
   }
-  EXPECT_LE(rel_err(r.Q, X.to(at::kFloat)), 3e-2);
+  X = X.t().to(at::kFloat);
   const auto fp32 = polar_factor(M, PolarOptions{quintic3}.set_dtype(at::kFloat));
-  EXPECT_LE(rel_err(r.Q, fp32.Q), 3e-2);
-  EXPECT_GT(rel_err(r.Q, fp32.Q), 1e-3) << "did not iterate in bf16";
+  for (bool fp32_products : {false, true}) {
+    SCOPED_TRACE(fp32_products ? "fp32 products" : "LibTorch's bf16 kernels");
+    const auto r = polar_factor(M, PolarOptions{quintic3}.set_fp32_products(fp32_products));
+    EXPECT_EQ(r.Q.scalar_type(), at::kFloat);
+    EXPECT_LE(rel_err(r.Q, X), fp32_products ? 3e-2 : 1e-6);
+    EXPECT_LE(rel_err(r.Q, fp32.Q), 3e-2);
+    EXPECT_GT(rel_err(r.Q, fp32.Q), 1e-3) << "did not iterate in bf16";
+  }
 }
 
 TEST(SolversPolar, TransposeCommutes) {

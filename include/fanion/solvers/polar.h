@@ -64,6 +64,10 @@ struct PolarOptions {
   std::optional<at::ScalarType> dtype;
   /// Singular values at or below rel_rank_tol * sigma_1 count as zero in the exact path.
   double rel_rank_tol = 1e-12;
+  /// A bf16/fp16 iteration on a CPU: true runs each product in fp32 and rounds it once (a GPU's
+  /// tensor-core rule, ~17x faster than LibTorch's low-precision CPU kernels on CPUs without
+  /// bf16 instructions); false uses LibTorch's own kernels, as torch.optim.Muon does on a CPU.
+  bool fp32_products = false;
 
   // One chainable setter per line (kept by hand).
   // clang-format off
@@ -73,6 +77,7 @@ struct PolarOptions {
   PolarOptions& set_tol(double t) { tol = t; return *this; }
   PolarOptions& set_gram_normalization(bool g) { gram_normalization = g; return *this; }
   PolarOptions& set_dtype(std::optional<at::ScalarType> d) { dtype = d; return *this; }
+  PolarOptions& set_fp32_products(bool f) { fp32_products = f; return *this; }
   // clang-format on
 
   static PolarOptions exact() { return PolarOptions{}.set_method(PolarMethod::kExact); }
