@@ -216,10 +216,10 @@ TEST(SolversPolar, IterationDtypeOption) {
 }
 
 TEST(SolversPolar, Bfloat16IterationOnTheCpu) {
-  // A bf16 iteration on a CPU, by LibTorch's own kernels (the default, as torch.optim.Muon) and
-  // with fp32_products (each product in fp32, rounded once: a GPU's rule): both agree with
-  // Keller Jordan's native bf16 loop and with the fp32 iteration to bf16 accuracy, and did
-  // iterate in bf16; the default is the loop's own arithmetic, product for product.
+  // A bf16 iteration on a CPU. The default runs LibTorch's own bf16 kernels, as torch.optim.Muon
+  // does: product for product Keller Jordan's bf16 loop. fp32_products (each product in fp32,
+  // rounded once: a GPU's rule) is within bf16 accuracy of the fp32 iteration. Both did iterate
+  // in bf16. (torch 1.13's bf16 CPU kernels lose more than 2.x's: ~5% here against ~1%.)
   const at::Tensor M = with_singular_values(48, 32, geometric(32, 3.0, 0.9), 361).to(at::kFloat);
   const PolarOptions quintic3 =
       PolarOptions{}.set_steps(3).set_gram_normalization(false).set_dtype(at::kBFloat16);
@@ -230,16 +230,16 @@ TEST(SolversPolar, Bfloat16IterationOnTheCpu) {
     const at::Tensor B = at::addmm(A, A, A, -4.7750, 2.0315);
     X = at::addmm(X, B, X, 3.4445);
   }
-  X = X.t().to(at::kFloat);
   const auto fp32 = polar_factor(M, PolarOptions{quintic3}.set_dtype(at::kFloat));
-  for (bool fp32_products : {false, true}) {
-    SCOPED_TRACE(fp32_products ? "fp32 products" : "LibTorch's bf16 kernels");
-    const auto r = polar_factor(M, PolarOptions{quintic3}.set_fp32_products(fp32_products));
-    EXPECT_EQ(r.Q.scalar_type(), at::kFloat);
-    EXPECT_LE(rel_err(r.Q, X), fp32_products ? 3e-2 : 1e-6);
-    EXPECT_LE(rel_err(r.Q, fp32.Q), 3e-2);
-    EXPECT_GT(rel_err(r.Q, fp32.Q), 1e-3) << "did not iterate in bf16";
-  }
+  const auto native = polar_factor(M, quintic3);
+  EXPECT_EQ(native.Q.scalar_type(), at::kFloat);
+  EXPECT_LE(rel_err(native.Q, X.t().to(at::kFloat)), 1e-6);
+  EXPECT_LE(rel_err(native.Q, fp32.Q), 8e-2);
+  EXPECT_GT(rel_err(native.Q, fp32.Q), 1e-3) << "did not iterate in bf16";
+  const auto fast = polar_factor(M, PolarOptions{quintic3}.set_fp32_products(true));
+  EXPECT_EQ(fast.Q.scalar_type(), at::kFloat);
+  EXPECT_LE(rel_err(fast.Q, fp32.Q), 3e-2);
+  EXPECT_GT(rel_err(fast.Q, fp32.Q), 1e-3) << "did not iterate in bf16";
 }
 
 TEST(SolversPolar, TransposeCommutes) {
