@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Plot the JSON of `fanion lsq` like the paper's Figures 1 and 10.
 
-usage: /usr/bin/python3 scripts/plot_lsq.py RESULTS.json OUT.png
+usage: /usr/bin/python3 scripts/plot_lsq.py RESULTS.json [MORE.json ...] OUT.png
+
+Several files of one `--seeds` study split over processes (`--seed 42 --seeds 4`, `--seed 46
+--seeds 4`) are drawn as one study: their runs and per-seed counts are joined.
 
 Panels: loss vs iteration and vs time (log scale, the target dashed), and the Frobenius,
 spectral and nuclear norms of the full gradient vs iteration; the last panel compares the
@@ -43,13 +46,39 @@ def label_of(run):
     return " ".join(parts)
 
 
+def lower_median(counts):
+    """The lower median, a seed that never reached the target counting as infinite (as lsq)."""
+    xs = sorted(math.inf if c is None else c for c in counts)
+    m = xs[(len(xs) - 1) // 2]
+    return None if m == math.inf else m
+
+
+def joined(docs):
+    """One document from the files of one seed study: runs appended, per-seed counts joined."""
+    doc = docs[0]
+    for other in docs[1:]:
+        doc["runs"] = (doc.get("runs") or []) + (other.get("runs") or [])
+        for g, h in zip(doc.get("seeds") or [], other.get("seeds") or []):
+            counts = g["iterations_to_target"] + h["iterations_to_target"]
+            hit = [c for c in counts if c is not None]
+            g.update(iterations_to_target=counts, reached=len(hit), median=lower_median(counts),
+                     min=min(hit, default=None), max=max(hit, default=None))
+    config = doc.get("config") or {}
+    config["seed"] = min(d.get("config", {}).get("seed", 0) for d in docs)
+    config["seeds"] = sum(d.get("config", {}).get("seeds", 1) for d in docs)
+    return doc
+
+
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) < 3:
         sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
         return 2
-    src, dst = argv[1], argv[2]
-    with open(src, encoding="utf-8") as f:
-        doc = json.load(f)
+    srcs, dst = argv[1:-1], argv[-1]
+    docs = []
+    for src in srcs:
+        with open(src, encoding="utf-8") as f:
+            docs.append(json.load(f))
+    doc = joined(docs)
     config = doc.get("config") or {}
     runs = [r for r in doc.get("runs") or [] if r.get("phase") in ("run", "best")]
     if not runs:  # an older or hand-made file: draw everything
