@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
 #ifdef __GLIBC__
   // Most ATen ops allocate a fresh buffer; one of 1 MB (a 500x500 fp32 matrix) is above glibc's
   // mmap threshold, so each is mmapped, zero-filled page by page and unmapped again. Keeping
-  // such buffers on the heap made `fanion lsq` 25% faster here (a seventh of its time went to
+  // such buffers on the heap made `fanion lsq` 23% faster here (a seventh of its time went to
   // page faults); results are bit for bit the same (docs/RESULTS.md, "The paper's grid").
   if (!user_set_malloc_tuning()) {
     mallopt(M_MMAP_THRESHOLD, 64 << 20);

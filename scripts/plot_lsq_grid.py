@@ -33,19 +33,31 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 # The paper's momenta (§6.1): a grid run in part still shows all of its rows, grey where not run.
 PAPER_MOMENTA = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
-# The authors' CSV names its algorithms as the paper does; fanion spells them in lower case.
-_AUTHORS_NAMES = {"Muon": "muon", "F-Muon": "f-muon", "S-Muon": "s-muon", "NSGD": "nsgd",
-                  "SignSGD": "signsgd"}
 
 
 def key(algorithm, lr, momentum):
     return algorithm, round(float(lr), 9), round(float(momentum), 9)
 
 
+def reached(run):
+    return run.get("iterations_to_target") is not None
+
+
+def stopped_at_best(run):
+    return bool(run.get("stopped_early")) and not run.get("diverged")
+
+
+def loss_of(run):
+    """The loss a cell ended at, or None where it is not a finite positive number."""
+    loss = run.get("final_loss")
+    ok = isinstance(loss, (int, float)) and math.isfinite(loss) and loss > 0
+    return loss if ok else None
+
+
 def better(a, b):
     """Of two runs of one cell, the one that says more: a crossing, else the longer run."""
-    if (a.get("iterations_to_target") is None) != (b.get("iterations_to_target") is None):
-        return a if a.get("iterations_to_target") is not None else b
+    if reached(a) != reached(b):
+        return a if reached(a) else b
     return a if (a.get("iterations") or 0) >= (b.get("iterations") or 0) else b
 
 
@@ -74,7 +86,7 @@ def read_authors_csv(path):
     out = {}
     with open(path, encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            name = _AUTHORS_NAMES.get(row["algorithm_name"], row["algorithm_name"].lower())
+            name = row["algorithm_name"].lower()  # "F-Muon" there is fanion's "f-muon"
             it = int(row["below_thresh_iter"])
             out[key(name, row["learning_rate"], row["momentum"])] = it if it >= 0 else None
     return out
@@ -82,20 +94,19 @@ def read_authors_csv(path):
 
 def best_cell(cells, algorithm):
     hit = [(r["iterations_to_target"], k) for k, r in cells.items()
-           if k[0] == algorithm and r.get("iterations_to_target") is not None]
+           if k[0] == algorithm and reached(r)]
     return min(hit)[1] if hit else None
 
 
 def cell_text(run):
-    if run.get("iterations_to_target") is not None:
+    if reached(run):
         return str(run["iterations_to_target"])
-    return "s" if run.get("stopped_early") and not run.get("diverged") else ""
+    return "s" if stopped_at_best(run) else ""
 
 
 def markdown(cells, authors, algorithm):
     """Every cell of `algorithm` that reached the target in our grid or the authors'."""
-    ks = sorted({k for k, r in cells.items()
-                 if k[0] == algorithm and r.get("iterations_to_target") is not None} |
+    ks = sorted({k for k, r in cells.items() if k[0] == algorithm and reached(r)} |
                 {k for k, v in authors.items() if k[0] == algorithm and v is not None},
                 key=lambda k: (k[2], k[1]))
     lines = ["| lr | momentum | ours: first / check | authors' grid (check) |",
@@ -104,10 +115,10 @@ def markdown(cells, authors, algorithm):
         r = cells.get(k)
         if r is None:
             ours = "not run"
-        elif r.get("iterations_to_target") is not None:
+        elif reached(r):
             chk = r.get("checked_iterations_to_target")
             ours = "%d / %s" % (r["iterations_to_target"], chk if chk is not None else "—")
-        elif r.get("stopped_early") and not r.get("diverged"):
+        elif stopped_at_best(r):
             ours = "— (stopped at %d, loss %.3g)" % (r.get("iterations") or 0,
                                                      r.get("final_loss") or math.nan)
         else:
@@ -149,9 +160,7 @@ def main(argv):
 
     algorithms = list(dict.fromkeys(k[0] for k in cells))
     target = config.get("target")
-    losses = [r["final_loss"] for r in cells.values()
-              if isinstance(r.get("final_loss"), (int, float)) and r["final_loss"] > 0
-              and math.isfinite(r["final_loss"])]
+    losses = [loss_of(r) for r in cells.values() if loss_of(r) is not None]
     # Two decades above the target: the losses that matter; worse cells are clipped to yellow.
     top = 100 * target if target else max(losses)
     norm = LogNorm(vmin=min(min(losses), top / 100), vmax=top, clip=True)
@@ -165,19 +174,16 @@ def main(argv):
             momenta = PAPER_MOMENTA
         grid = [[math.nan] * len(lrs) for _ in momenta]
         for (a, lr, b), r in cells.items():
-            loss = r.get("final_loss")
-            if a == algorithm and isinstance(loss, (int, float)) and loss > 0:
-                grid[momenta.index(b)][lrs.index(lr)] = loss
-        ax.set_facecolor("0.85")  # cells not run
-        image = ax.imshow(grid, norm=norm, cmap="viridis", aspect="auto", origin="lower")
-        for (a, lr, b), r in cells.items():
             if a != algorithm:
                 continue
-            x, y = lrs.index(lr), momenta.index(b)
-            loss = r.get("final_loss")
-            dark = isinstance(loss, (int, float)) and loss > 0 and norm(loss) < 0.5
+            x, y, loss = lrs.index(lr), momenta.index(b), loss_of(r)
+            if loss is not None:
+                grid[y][x] = loss
+            dark = loss is not None and norm(loss) < 0.5
             ax.text(x, y, cell_text(r), ha="center", va="center", fontsize=6,
                     color="white" if dark else "black")
+        ax.set_facecolor("0.85")  # cells not run
+        image = ax.imshow(grid, norm=norm, cmap="viridis", aspect="auto", origin="lower")
         best = best_cell(cells, algorithm)
         if best:
             ax.add_patch(Rectangle((lrs.index(best[1]) - 0.5, momenta.index(best[2]) - 0.5), 1,
@@ -192,8 +198,7 @@ def main(argv):
             if p[1] in lrs and p[2] in momenta:
                 ax.plot(lrs.index(p[1]), momenta.index(p[2]) + 0.3, "*", color="tab:orange",
                         ms=9, mec="black", mew=0.5)
-        n_hit = sum(1 for k, r in cells.items()
-                    if k[0] == algorithm and r.get("iterations_to_target") is not None)
+        n_hit = sum(1 for k, r in cells.items() if k[0] == algorithm and reached(r))
         n_run = sum(1 for k in cells if k[0] == algorithm)
         ax.set_title("%s: %d of the %d cells run reach %g" % (algorithm, n_hit, n_run, target))
         ax.set_xticks(range(len(lrs)))

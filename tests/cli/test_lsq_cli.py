@@ -6,9 +6,8 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 
-from test_train_cli import FANION, run
+from test_train_cli import run
 
 SMALL = ["--m", "40", "--n", "30", "--algorithms", "muon,nsgd", "--max-iters", "300",
          "--stop-at-target", "--no-grad-norms", "--quiet"]
@@ -80,7 +79,7 @@ def test_authors_setting_and_the_two_counts(tmp_path):
 def test_the_tools_malloc_tuning_changes_page_faults_not_results(tmp_path):
     """app/main.cpp keeps ATen's large temporaries on the heap (mallopt) unless the user tuned
     glibc's malloc: the loss log is the same bit for bit, with far fewer page faults."""
-    args = ["lsq", "--m", "300", "--n", "300", "--algorithms", "muon", "--max-iters", "60",
+    args = ["--m", "300", "--n", "300", "--algorithms", "muon", "--max-iters", "60",
             "--no-grad-norms", "--quiet", "--json"]
     logs, faults = {}, {}
     for name, tunables in (("tool", None), ("user", "glibc.malloc.perturb=0")):
@@ -89,8 +88,7 @@ def test_the_tools_malloc_tuning_changes_page_faults_not_results(tmp_path):
             env["GLIBC_TUNABLES"] = tunables  # a no-op tunable: glibc's own defaults
         out = tmp_path / (name + ".json")
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
-        r = subprocess.run([FANION, *args, str(out)], capture_output=True, text=True,
-                           env=env, timeout=600)
+        r = run("lsq", *args, str(out), env=env)
         faults[name] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - before
         assert r.returncode == 0, r.stderr
         logs[name] = json.loads(out.read_text())["runs"][0]["loss"]

@@ -13,10 +13,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FANION = os.path.join(ROOT, os.environ.get("FANION_BUILD_DIR", "build"), "fanion")
 
 
-def run(*args, cwd=None):
+def run(*args, cwd=None, env=None):
     if not os.access(FANION, os.X_OK):
         raise AssertionError(f"{FANION} is missing: build first (scripts/build.sh)")
-    return subprocess.run([FANION, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run([FANION, *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=600)
 
 
 def write_cifar(folder, n=60, seed=0):
