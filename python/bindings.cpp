@@ -1,4 +1,4 @@
-// fanion._core: the C++ kernels of fanion for Python (docs/DESIGN.md §4).
+// fanion._core: the C++ kernels of fanion for Python (docs/design.md §4).
 //
 // The pure-Python package (python/fanion/*.py) keeps the bookkeeping (param groups, state dicts,
 // the auxiliary AdamW, torch.distributed) the way torch.optim does, and calls these for the

@@ -23,7 +23,7 @@ namespace {
 // outside [2^-E, 2^E], E = 24 (fp32, bf16) or 224 (fp64), which leaves room for fourth powers
 // summed over 2^30 entries: ordinary gradients keep the exact arithmetic of published Muons. The
 // decision is a tensor, not a host branch, so the GPU does not synchronize. fp16 is left alone (its
-// range is too small to leave room). One reduction and one elementwise pass (docs/DESIGN.md §2).
+// range is too small to leave room). One reduction and one elementwise pass (docs/design.md §2).
 at::Tensor scale_safe(const at::Tensor& mat) {
   const auto t = mat.scalar_type();
   if (t != at::kFloat && t != at::kDouble && t != at::kBFloat16) return mat;

@@ -1,5 +1,5 @@
 #pragma once
-// Steepest directions d(M) = argmax_{||D|| <= 1} <M, D> (docs/DESIGN.md §1; the paper's LMO is -d).
+// Steepest directions d(M) = argmax_{||D|| <= 1} <M, D> (docs/design.md §1; the paper's LMO is -d).
 //
 // A Direction is a value: a weighted sum of basic terms. Weighted sums of directions are
 // directions of the norm whose unit ball is the Minkowski sum of the balls (paper, Lemma 3/4,
@@ -47,7 +47,7 @@ struct DirectionTerm {
 struct DirectionState {
   std::vector<at::Tensor> bases;
   /// Top-k solves that ended not converged or with a numerical issue and were redone by the
-  /// exact SVD (docs/DESIGN.md §3): the answer is exact, but the solver did not do its job.
+  /// exact SVD (docs/design.md §3): the answer is exact, but the solver did not do its job.
   int64_t fallbacks = 0;
 };
 

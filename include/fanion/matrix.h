@@ -1,5 +1,5 @@
 #pragma once
-// How tensors of any rank are seen as matrices (docs/DESIGN.md §2).
+// How tensors of any rank are seen as matrices (docs/design.md §2).
 #include <ATen/ATen.h>
 
 #include <string>
@@ -14,7 +14,7 @@ at::Tensor as_matrix(const at::Tensor& t);
 std::string shape_string(const at::Tensor& t);
 
 /// The dtype directions are computed in when the caller does not choose one:
-/// fp64 stays fp64, everything else is computed in fp32 (docs/DESIGN.md §2, precision).
+/// fp64 stays fp64, everything else is computed in fp32 (docs/design.md §2, precision).
 at::ScalarType default_compute_dtype(at::ScalarType param_dtype);
 
 }  // namespace fanion

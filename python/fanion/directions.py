@@ -1,4 +1,4 @@
-r"""Steepest directions d(M) = argmax_{||D|| <= 1} <M, D> (docs/DESIGN.md §1; the paper's LMO
+r"""Steepest directions d(M) = argmax_{||D|| <= 1} <M, D> (docs/design.md §1; the paper's LMO
 is -d).
 
 With M = U diag(s) V^T (the matrix view of M: conv weights (out, in, kh, kw) are seen as

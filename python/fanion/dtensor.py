@@ -1,4 +1,4 @@
-r"""FSDP2 / DTensor parameters for :mod:`fanion.optim` (docs/DESIGN.md §4).
+r"""FSDP2 / DTensor parameters for :mod:`fanion.optim` (docs/design.md §4).
 
 A parameter sharded by ``torch.distributed.fsdp.fully_shard`` (or by hand with
 ``distribute_tensor(..., [Shard(d)])``) is a DTensor: each rank holds a slice. An elementwise

@@ -1,4 +1,4 @@
-r"""Splitting a model's parameters the way Muon is used (docs/DESIGN.md §4).
+r"""Splitting a model's parameters the way Muon is used (docs/design.md §4).
 
 Muon-type directions are meant for the hidden weight matrices. Embeddings (a lookup table: each
 step touches a few rows, and its rows are not a linear map's inputs), the output head (tied to an

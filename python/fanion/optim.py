@@ -1,4 +1,4 @@
-r"""torch.optim optimizers of the Fanion family, backed by the C++ core (docs/DESIGN.md
+r"""torch.optim optimizers of the Fanion family, backed by the C++ core (docs/design.md
 §1-§2, §4).
 
 Every optimizer here performs, for each matrix parameter X (conv weights are seen as
@@ -27,7 +27,7 @@ so schedulers reach it), ``adamw_betas``, ``adamw_eps``, ``adamw_weight_decay``.
 The arithmetic is the C++ ``fanion::optim::NormOptimizer``'s, operation for operation: the same
 parameters, gradients and options give the same steps (tests/python/test_parity.py).
 
-Bad input (docs/DESIGN.md §5): a NaN/Inf gradient refuses the whole step with a ValueError
+Bad input (docs/design.md §5): a NaN/Inf gradient refuses the whole step with a ValueError
 naming the parameter and changes nothing (``on_nonfinite="skip"`` instead leaves that parameter
 and its state untouched and records it in ``optimizer.last_skipped``); sparse gradients and
 complex parameters raise TypeError; bad options raise ValueError/TypeError naming the option and
@@ -545,7 +545,7 @@ class NormOptimizer(torch.optim.Optimizer):
         return loss
 
     def _count_fallbacks(self, w, state, fallbacks):
-        """A top-k solve that did not converge was redone by the exact SVD (docs/DESIGN.md §3):
+        """A top-k solve that did not converge was redone by the exact SVD (docs/design.md §3):
         counted in the parameter's state, and a warning the first time, naming it."""
         if not fallbacks:
             return

@@ -1,4 +1,4 @@
-"""The solvers behind the directions (docs/DESIGN.md §3), with their status and work counters.
+"""The solvers behind the directions (docs/design.md §3), with their status and work counters.
 
 Each returns its answer and a stats dict: ``status`` (``"converged"``, ``"not_converged"`` or
 ``"numerical_issue"``; non-convergence is reported, never raised), ``iterations``, ``matvecs``,

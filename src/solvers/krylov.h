@@ -1,5 +1,5 @@
 #pragma once
-// Iterative top-k solvers (docs/DESIGN.md §3). Internal: top_k_svd dispatches to these.
+// Iterative top-k solvers (docs/design.md §3). Internal: top_k_svd dispatches to these.
 #include <ATen/ATen.h>
 
 #include "fanion/solvers/top_k.h"

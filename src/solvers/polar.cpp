@@ -133,7 +133,7 @@ PolarResult exact_polar(const at::Tensor& M, const PolarOptions& options) {
   return out;
 }
 
-// One code path for every schedule (docs/DESIGN.md §3): X <- a X + (b A + c A^2) X, A = X X^T,
+// One code path for every schedule (docs/design.md §3): X <- a X + (b A + c A^2) X, A = X X^T,
 // on the wide orientation so that A is the smaller Gram matrix. X is one matrix or a stack
 // [B, m, n]; every norm is per matrix, so each slice of a stack follows its own 2-D iteration.
 PolarResult newton_schulz(const at::Tensor& M, const PolarOptions& options) {

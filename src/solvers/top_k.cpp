@@ -73,7 +73,7 @@ TopKResult top_k_svd(const at::Tensor& M, int64_t k, const TopKOptions& options,
   // The solvers' floors (lost Krylov columns, residuals at rounding level, the numerical
   // rank) are relative to a unit scale: a power of two bringing max|M_ij| into [1, 2) makes
   // them relative to M's, at any magnitude the dtype holds; it changes no other bit (every
-  // operation only shifts exponents), and S is scaled back (docs/DESIGN.md §3).
+  // operation only shifts exponents), and S is scaled back (docs/design.md §3).
   int exponent = 0;
   {
     const double amax = M.numel() ? M.abs().max().item<double>() : 0.0;

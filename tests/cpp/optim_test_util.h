@@ -33,7 +33,7 @@ using fanion::optim::NormOptimizerParamState;
 inline at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
 inline at::TensorOptions f32() { return at::TensorOptions().dtype(at::kFloat); }
 
-/// (out, d1, d2, ...) -> (out, d1*d2*...), 2-D unchanged (docs/DESIGN.md §2).
+/// (out, d1, d2, ...) -> (out, d1*d2*...), 2-D unchanged (docs/design.md §2).
 inline at::Tensor mat_view(const at::Tensor& t) {
   return t.dim() == 2 ? t : t.reshape({t.size(0), -1});
 }

@@ -1,4 +1,4 @@
-// Bad input gets a clear error or a defined result, and nothing is lost (docs/DESIGN.md §5).
+// Bad input gets a clear error or a defined result, and nothing is lost (docs/design.md §5).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <torch/optim/optimizer.h>
@@ -241,7 +241,7 @@ TEST(BadInputZeroGradient, ZeroUpdateForEveryDirection) {
 }
 
 // The same property one layer down, to pinpoint a failure of the test above: d(0) = 0, never
-// NaN, in fp64 and fp32 (docs/DESIGN.md §1 invariants).
+// NaN, in fp64 and fp32 (docs/design.md §1 invariants).
 TEST(BadInputZeroGradient, DirectionOfZeroIsZeroInEveryDtype) {
   const std::vector<std::pair<std::string, Direction>> dirs = {
       {"nsgd", Direction::nsgd()},

@@ -1,4 +1,4 @@
-// The same code on an accelerator (docs/DESIGN.md §2, one code path for every torch): every
+// The same code on an accelerator (docs/design.md §2, one code path for every torch): every
 // direction, solver and an optimizer step on CUDA must match the CPU. Skipped where no GPU is
 // present (CI); run by scripts/gpu-check.sh on a GPU machine.
 #include <ATen/CPUGeneratorImpl.h>

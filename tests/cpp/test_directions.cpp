@@ -1,4 +1,4 @@
-// Steepest directions (docs/DESIGN.md §1) against an exact SVD computed here in fp64:
+// Steepest directions (docs/design.md §1) against an exact SVD computed here in fp64:
 //   <M, d(M)> = dual norm, ||d(M)|| <= 1 in the primal norm, d(cM) = d(M) for c > 0,
 //   d(0) = 0 (no NaN), d(M^T) = d(M)^T, shape and dtype kept, input never mutated,
 // plus the exact answers of every basic direction and of the F-/S- combinations.
@@ -375,7 +375,7 @@ TEST(DirectionsInvariants, ScaleInvariance) {
 }
 
 // d(cM) = d(M) for c from the smallest normal number to the largest finite one over the matrix
-// size, in fp32 and fp64 (docs/DESIGN.md §2). The entries of M are at least 1 in magnitude, so
+// size, in fp32 and fp64 (docs/design.md §2). The entries of M are at least 1 in magnitude, so
 // that c M has no subnormal entries at the bottom of the range (which would lose bits before the
 // direction sees them).
 TEST(DirectionsInvariants, ScaleInvarianceOverTheWholeRangeOfTheDtype) {

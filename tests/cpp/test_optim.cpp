@@ -1,4 +1,4 @@
-// fanion::optim::NormOptimizer against steps computed by hand (docs/DESIGN.md §1–§2,
+// fanion::optim::NormOptimizer against steps computed by hand (docs/design.md §1–§2,
 // include/fanion/optim).
 //
 // Every expected value is computed here from scratch: the momentum formulas of the header, the

@@ -1,4 +1,4 @@
-// Solvers (docs/DESIGN.md §3): polar factor (exact and Newton–Schulz) and top-k singular
+// Solvers (docs/design.md §3): polar factor (exact and Newton–Schulz) and top-k singular
 // triplets, against at::linalg_svd computed here in fp64 on matrices with known spectra.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -534,7 +534,7 @@ std::vector<SpectrumCase> spectrum_cases(at::ScalarType dtype) {
   };
 }
 
-// The floors inside the solvers are relative to M's scale (docs/DESIGN.md §3): at 1e-30 ... 1e30
+// The floors inside the solvers are relative to M's scale (docs/design.md §3): at 1e-30 ... 1e30
 // every method converges to the top-k subspace, <M, U Vᵀ> = the Ky Fan k-norm.
 TEST(SolversTopK, EveryMethodAtEveryScale) {
   const int64_t k = 5;

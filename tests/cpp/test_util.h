@@ -59,7 +59,7 @@ inline std::vector<double> geometric(int64_t r, double top, double ratio) {
 
 // ---------------------------------------------------------------- matrix view and SVD
 
-/// The matrix view of docs/DESIGN.md §2, computed here (not with fanion::as_matrix), in fp64:
+/// The matrix view of docs/design.md §2, computed here (not with fanion::as_matrix), in fp64:
 /// 1-D -> 1 x n, N-D (out, d1, ...) -> (out, d1*...).
 inline at::Tensor mat64(const at::Tensor& t) {
   TORCH_CHECK(t.dim() >= 1, "mat64: 0-D tensor");

@@ -36,7 +36,7 @@ def test_no_file_points_outside_the_repository():
             for n, line in enumerate(f, 1):
                 if OUTSIDE.search(line):
                     bad.append(f"{rel}:{n}: {line.strip()[:100]}")
-    assert not bad, "references outside the repository (cite docs/DESIGN.md, and the paper " \
+    assert not bad, "references outside the repository (cite docs/design.md, and the paper " \
                     "by title and arXiv id):\n" + "\n".join(bad)
 
 

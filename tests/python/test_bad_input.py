@@ -1,4 +1,4 @@
-"""Bad input (docs/DESIGN.md §5): a clear error naming the problem, or a defined result, and nothing
+"""Bad input (docs/design.md §5): a clear error naming the problem, or a defined result, and nothing
 lost: NaN/Inf gradients, sparse gradients, complex parameters, bad options."""
 import math
 

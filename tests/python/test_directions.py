@@ -1,4 +1,4 @@
-"""fanion.directions against NumPy SVD answers and the docs/DESIGN.md §1 invariants:
+"""fanion.directions against NumPy SVD answers and the docs/design.md §1 invariants:
 <M, d(M)> = ||M||^dagger, ||d(M)|| <= 1, d(cM) = d(M) (c > 0), d(0) = 0, d(M^T) = d(M)^T,
 and M is never mutated."""
 import math

@@ -1,5 +1,5 @@
 #pragma once
-// The Fanion-family optimizer (docs/DESIGN.md §1–§2, paper eq. 4):
+// The Fanion-family optimizer (docs/design.md §1–§2, paper eq. 4):
 //
 //   B <- momentum buffer update,  M <- effective gradient (MomentumKind),
 //   X <- X * (1 - lr * weight_decay) - lr * scale(m, n) * d(M)
@@ -37,7 +37,7 @@ MomentumKind momentum_kind_from_string(const std::string& name);
 /// Every MomentumKind, in declaration order.
 const std::vector<MomentumKind>& all_momentum_kinds();
 
-/// Factor applied to the whole direction of an m x n matrix (docs/DESIGN.md §2).
+/// Factor applied to the whole direction of an m x n matrix (docs/design.md §2).
 enum class ShapeScale {
   kNone,           ///< 1
   kMuon,           ///< sqrt(max(1, m / n)) (Keller Jordan's Muon, the paper's GPT runs)
@@ -49,7 +49,7 @@ std::string to_string(ShapeScale rule);
 /// The inverse of to_string; throws std::invalid_argument naming the value and the known names.
 ShapeScale shape_scale_from_string(const std::string& name);
 
-/// What a step does with a NaN/Inf gradient (docs/DESIGN.md §5).
+/// What a step does with a NaN/Inf gradient (docs/design.md §5).
 enum class NonFinitePolicy {
   kError,  ///< refuse the whole step, naming the parameter; nothing is changed
   kSkip,   ///< leave that parameter and its state untouched, update the others

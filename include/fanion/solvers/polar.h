@@ -28,7 +28,7 @@ struct NewtonSchulzCoefficients {
   double a, b, c;
 };
 
-/// Per-step coefficient tables (docs/DESIGN.md §3). The last row repeats when the table is
+/// Per-step coefficient tables (docs/design.md §3). The last row repeats when the table is
 /// shorter than the requested number of steps.
 struct NewtonSchulzSchedule {
   std::string name;

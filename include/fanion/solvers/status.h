@@ -1,5 +1,5 @@
 #pragma once
-// What every solver reports besides its answer (docs/DESIGN.md §3): a status instead of an
+// What every solver reports besides its answer (docs/design.md §3): a status instead of an
 // exception on non-convergence, and counters so benchmarks compare work honestly.
 #include <cstdint>
 #include <string>

@@ -31,7 +31,7 @@ struct TopKOptions {
   int64_t max_passes = 1000;  ///< budget of passes over M (one block product = one pass)
   int64_t block_size = 0;     ///< block Krylov / subspace iteration; 0 = auto
   int64_t max_basis = 0;      ///< Krylov basis size before a thick restart; 0 = auto
-  uint64_t seed = 0;          ///< random starts are seeded (docs/DESIGN.md §5)
+  uint64_t seed = 0;          ///< random starts are seeded (docs/design.md §5)
   /// Singular values at or below rel_rank_tol * sigma_1 are dropped: k is clamped to the
   /// numerical rank so that the direction stays unique and d(0) = 0.
   double rel_rank_tol = 1e-12;
